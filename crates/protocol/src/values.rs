@@ -360,7 +360,13 @@ mod tests {
     #[test]
     fn emails_need_a_local_part_and_a_dotted_domain() {
         assert!(Email::parse(" Alice@Example.com ").is_ok());
-        for bad in ["alice", "@example.com", "alice@example", "a b@example.com", "alice@.com"] {
+        for bad in [
+            "alice",
+            "@example.com",
+            "alice@example",
+            "a b@example.com",
+            "alice@.com",
+        ] {
             assert!(Email::parse(bad).is_err(), "{bad}");
         }
     }

@@ -74,7 +74,10 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .context("RAMPART_DATABASE_URL is not set")?;
     let db = db::connect(&url, config.database_max_connections).await?;
     let keys = Keys::open(&db, master_key(&config)?).await?;
-    keys.spawn_poller(db.clone(), Duration::from_secs(config.key_ring_poll_secs.max(1)));
+    keys.spawn_poller(
+        db.clone(),
+        Duration::from_secs(config.key_ring_poll_secs.max(1)),
+    );
     let workers = config.hash_workers();
     let hasher = PasswordHasher::start(
         config.argon2,
@@ -106,6 +109,12 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
 }
 
 pub fn router(state: AppState) -> Router {
+    router_with(state, Router::new())
+}
+
+/// The router with `extra` routes merged in under the same middleware
+/// (tests use it to add a route that panics).
+pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
     let trusted = Arc::new(state.config.trusted_proxies.clone());
     let timeout = Duration::from_secs(state.config.request_timeout_secs.max(1));
     let v1 = Router::new()
@@ -118,29 +127,44 @@ pub fn router(state: AppState) -> Router {
         .route("/auth/password/reset", post(password_reset::reset))
         .route("/me", get(profile::get).patch(profile::update))
         .route("/me/password", post(password_reset::change))
-        .route("/me/addresses", get(addresses::list).post(addresses::create))
+        .route(
+            "/me/addresses",
+            get(addresses::list).post(addresses::create),
+        )
         .route(
             "/me/addresses/{id}",
-            get(addresses::get).put(addresses::replace).delete(addresses::delete),
+            get(addresses::get)
+                .put(addresses::replace)
+                .delete(addresses::delete),
         )
         .route("/me/orders", get(orders::list).post(orders::create))
         .route("/me/orders/{id}", get(orders::get))
         .route("/me/orders/{id}/cancel", post(orders::cancel))
-        .route("/me/sessions", get(sessions::list).delete(sessions::revoke_others))
-        .route("/me/sessions/{id}", axum::routing::delete(sessions::revoke_one));
+        .route(
+            "/me/sessions",
+            get(sessions::list).delete(sessions::revoke_others),
+        )
+        .route(
+            "/me/sessions/{id}",
+            axum::routing::delete(sessions::revoke_one),
+        );
     Router::new()
         .nest("/v1", v1)
         .route("/.well-known/jwks.json", get(wellknown::jwks))
         .route("/healthz", get(wellknown::healthz))
         .route("/readyz", get(wellknown::readyz))
         .route("/openapi.json", get(wellknown::openapi))
+        .merge(extra)
         .fallback(|| async { ApiError::not_found() })
         .with_state(state)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Layers run outside-in from the last added: every response gets a
         // request id, a problem body if it is an error, and the security
         // headers; panics and timeouts become problems too.
-        .layer(TimeoutLayer::with_status_code(StatusCode::SERVICE_UNAVAILABLE, timeout))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            timeout,
+        ))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn_with_state(trusted, client_addr::layer))
         .layer(from_fn(middleware::security_headers))
@@ -154,7 +178,15 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> anyhow::Result<()> {
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    serve_router(listener, router(state), shutdown).await
+}
+
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> anyhow::Result<()> {
+    let app = router.into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await

@@ -51,20 +51,35 @@ pub struct Target {
 
 impl Target {
     pub fn account(id: Uuid) -> Self {
-        Self { kind: "account", reference: id.as_bytes().to_vec() }
+        Self {
+            kind: "account",
+            reference: id.as_bytes().to_vec(),
+        }
     }
     pub fn session(id: Uuid) -> Self {
-        Self { kind: "session", reference: id.as_bytes().to_vec() }
+        Self {
+            kind: "session",
+            reference: id.as_bytes().to_vec(),
+        }
     }
     pub fn address(id: Uuid) -> Self {
-        Self { kind: "address", reference: id.as_bytes().to_vec() }
+        Self {
+            kind: "address",
+            reference: id.as_bytes().to_vec(),
+        }
     }
     pub fn order(id: Uuid) -> Self {
-        Self { kind: "order", reference: id.as_bytes().to_vec() }
+        Self {
+            kind: "order",
+            reference: id.as_bytes().to_vec(),
+        }
     }
     /// An e-mail that matches no account, by its blind index.
     pub fn unknown_email(blind_index: [u8; 32]) -> Self {
-        Self { kind: "email_bidx", reference: blind_index.to_vec() }
+        Self {
+            kind: "email_bidx",
+            reference: blind_index.to_vec(),
+        }
     }
 }
 
@@ -106,7 +121,11 @@ impl Record {
             match field {
                 None => out.extend_from_slice(&u32::MAX.to_be_bytes()),
                 Some(bytes) => {
-                    out.extend_from_slice(&u32::try_from(bytes.len()).unwrap_or(u32::MAX - 1).to_be_bytes());
+                    out.extend_from_slice(
+                        &u32::try_from(bytes.len())
+                            .unwrap_or(u32::MAX - 1)
+                            .to_be_bytes(),
+                    );
                     out.extend_from_slice(bytes);
                 }
             }
@@ -114,10 +133,16 @@ impl Record {
         let mut out = Vec::with_capacity(256);
         out.extend_from_slice(b"rampart-audit-v1");
         put(&mut out, Some(&self.seq.to_be_bytes()));
-        let time = self.occurred_at.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string();
+        let time = self
+            .occurred_at
+            .format("%Y-%m-%dT%H:%M:%S%.6fZ")
+            .to_string();
         put(&mut out, Some(time.as_bytes()));
         put(&mut out, Some(self.actor_kind.as_bytes()));
-        put(&mut out, self.actor_id.as_ref().map(|id| id.as_bytes().as_slice()));
+        put(
+            &mut out,
+            self.actor_id.as_ref().map(|id| id.as_bytes().as_slice()),
+        );
         put(&mut out, Some(self.action.as_bytes()));
         put(&mut out, self.target_kind.as_deref().map(str::as_bytes));
         put(&mut out, self.target_ref.as_deref());
@@ -135,7 +160,11 @@ fn addr_field(seq: u64) -> [u8; 8] {
 
 /// Appends a record inside the caller's transaction. The head row's lock is
 /// held until that transaction ends, so call this as the last statement.
-pub async fn record(conn: &mut MySqlConnection, ring: &KeyRing, event: Event<'_>) -> anyhow::Result<()> {
+pub async fn record(
+    conn: &mut MySqlConnection,
+    ring: &KeyRing,
+    event: Event<'_>,
+) -> anyhow::Result<()> {
     let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE")
         .fetch_one(&mut *conn)
         .await?;
@@ -246,7 +275,11 @@ pub async fn verify(db: &MySqlPool) -> anyhow::Result<Verdict> {
         if record.prev_hash != expected_prev {
             return Ok(Verdict::Broken {
                 seq: record.seq,
-                reason: format!("record {} does not follow record {}: one was removed, reordered or altered", record.seq, record.seq - 1),
+                reason: format!(
+                    "record {} does not follow record {}: one was removed, reordered or altered",
+                    record.seq,
+                    record.seq - 1
+                ),
             });
         }
         if record.hash().as_slice() != stored.as_slice() {
@@ -267,19 +300,19 @@ pub async fn verify(db: &MySqlPool) -> anyhow::Result<Verdict> {
     if head_seq != records || head_hash != expected_prev {
         return Ok(Verdict::Broken {
             seq: records + 1,
-            reason: format!("the chain ends at record {records} but its head says {head_seq}: records were removed from the end"),
+            reason: format!(
+                "the chain ends at record {records} but its head says {head_seq}: records were removed from the end"
+            ),
         });
     }
     Ok(Verdict::Intact { records })
 }
 
 /// The client address of a record, if its key still exists.
-pub fn open_client_addr(
-    key: &DataKey,
-    seq: u64,
-    stored: &[u8],
-) -> Option<IpAddr> {
+pub fn open_client_addr(key: &DataKey, seq: u64, stored: &[u8]) -> Option<IpAddr> {
     let seq_bytes = addr_field(seq);
-    let plain = key.open(Field::new("audit_log", "client_addr", &seq_bytes), stored).ok()?;
+    let plain = key
+        .open(Field::new("audit_log", "client_addr", &seq_bytes), stored)
+        .ok()?;
     std::str::from_utf8(&plain).ok()?.parse().ok()
 }

@@ -12,7 +12,11 @@ use crate::crypto::keyring::{self, Keys, Purpose};
 use crate::{app, db, telemetry};
 
 #[derive(Parser)]
-#[command(name = "rampart", version, about = "The Rampart API server and its tools")]
+#[command(
+    name = "rampart",
+    version,
+    about = "The Rampart API server and its tools"
+)]
 pub struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -100,32 +104,56 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             serve(config).await?;
             Ok(0)
         }
-        Command::Dev { admin_url, database } => {
+        Command::Dev {
+            admin_url,
+            database,
+        } => {
             let mut config = Config::load()?;
             telemetry::init(config.log_format);
-            anyhow::ensure!(config.env == Mode::Development, "`rampart dev` is for development mode only");
+            anyhow::ensure!(
+                config.env == Mode::Development,
+                "`rampart dev` is for development mode only"
+            );
             let admin = db::admin_options(&admin_url)?;
             let provision = db::Provision::new(&database)?;
             db::provision(&admin, &provision).await?;
             config.database_url = Some(provision.app_url(&admin));
-            println!("rampart: database `{database}` on {}:{} ready (application user {})",
-                admin.get_host(), admin.get_port(), provision.app_user);
+            println!(
+                "rampart: database `{database}` on {}:{} ready (application user {})",
+                admin.get_host(),
+                admin.get_port(),
+                provision.app_user
+            );
             serve(config).await?;
             Ok(0)
         }
-        Command::Db { command: DbCommand::Migrate { migrator_url } } => {
+        Command::Db {
+            command: DbCommand::Migrate { migrator_url },
+        } => {
             let pool = db::connect(&migrator_url, 1).await?;
-            db::MIGRATOR.run(&pool).await.context("running the migrations")?;
+            db::MIGRATOR
+                .run(&pool)
+                .await
+                .context("running the migrations")?;
             println!("rampart: migrations applied");
             Ok(0)
         }
-        Command::Db { command: DbCommand::Grants { database, user, host } } => {
+        Command::Db {
+            command:
+                DbCommand::Grants {
+                    database,
+                    user,
+                    host,
+                },
+        } => {
             for (table, privileges) in db::grants::APP_GRANTS {
                 println!("GRANT {privileges} ON `{database}`.`{table}` TO '{user}'@'{host}';");
             }
             Ok(0)
         }
-        Command::Keys { command: KeysCommand::Rotate { purpose } } => {
+        Command::Keys {
+            command: KeysCommand::Rotate { purpose },
+        } => {
             let config = Config::load()?;
             telemetry::init(config.log_format);
             let pool = connect(&config).await?;
@@ -139,7 +167,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
                 RotatePurpose::Audit => (Purpose::Audit, Duration::ZERO),
             };
             let kid = keyring::rotate(&pool, &master, purpose, delay).await?;
-            println!("rampart: new {} key {kid} (active in {} s)", purpose.as_str(), delay.as_secs());
+            println!(
+                "rampart: new {} key {kid} (active in {} s)",
+                purpose.as_str(),
+                delay.as_secs()
+            );
             if purpose == Purpose::Wrapping {
                 let keys = Keys::open(&pool, master).await?;
                 let count = keyring::rewrap_data_keys(&pool, &keys).await?;
@@ -147,7 +179,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
             }
             Ok(0)
         }
-        Command::Audit { command: AuditCommand::Verify } => {
+        Command::Audit {
+            command: AuditCommand::Verify,
+        } => {
             let config = Config::load()?;
             let pool = connect(&config).await?;
             match audit::verify(&pool).await? {
@@ -165,7 +199,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<i32> {
 }
 
 async fn connect(config: &Config) -> anyhow::Result<sqlx::MySqlPool> {
-    let url = config.database_url.as_ref().context("RAMPART_DATABASE_URL is not set")?;
+    let url = config
+        .database_url
+        .as_ref()
+        .context("RAMPART_DATABASE_URL is not set")?;
     db::connect(url, 2).await
 }
 
@@ -180,6 +217,10 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Some(dir) => println!("rampart: outbox (development mail) in {}", dir.display()),
         None => println!("rampart: mail goes out by SMTP"),
     }
-    let _ = state.config.database_url.as_ref().map(ExposeSecret::expose_secret);
+    let _ = state
+        .config
+        .database_url
+        .as_ref()
+        .map(ExposeSecret::expose_secret);
     app::serve(listener, state, app::shutdown_signal()).await
 }

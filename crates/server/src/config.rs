@@ -172,11 +172,7 @@ impl Config {
         if let Ok(path) = std::env::var("RAMPART_CONFIG") {
             figment = figment.merge(Toml::file_exact(path));
         }
-        let figment = figment.merge(
-            Env::prefixed("RAMPART_")
-                .ignore(&["CONFIG"])
-                .split("__"),
-        );
+        let figment = figment.merge(Env::prefixed("RAMPART_").ignore(&["CONFIG"]).split("__"));
         let config: Self = figment.extract().context("reading the configuration")?;
         config.check()?;
         Ok(config)
@@ -203,7 +199,9 @@ impl Config {
             || a.t_cost < ARGON2_MINIMUM.t_cost
             || a.p_cost < ARGON2_MINIMUM.p_cost
         {
-            bail!("RAMPART_ARGON2__* may only raise the Argon2id costs above m=19456 KiB, t=2, p=1");
+            bail!(
+                "RAMPART_ARGON2__* may only raise the Argon2id costs above m=19456 KiB, t=2, p=1"
+            );
         }
         if self.env == Mode::Production {
             self.check_production()?;

@@ -7,7 +7,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use anyhow::Context;
-use lettre::message::Mailbox;
+use lettre::message::header::{ContentTransferEncoding, ContentType};
+use lettre::message::{Body, Mailbox};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
 
@@ -29,7 +30,10 @@ enum Transport {
 
 impl Mailer {
     pub fn new(config: &Config) -> anyhow::Result<Self> {
-        let from: Mailbox = config.mail_from.parse().context("RAMPART_MAIL_FROM is not a mailbox")?;
+        let from: Mailbox = config
+            .mail_from
+            .parse()
+            .context("RAMPART_MAIL_FROM is not a mailbox")?;
         let transport = match &config.smtp_url {
             Some(url) => Transport::Smtp(
                 AsyncSmtpTransport::<Tokio1Executor>::from_url(url.expose_secret())
@@ -66,10 +70,12 @@ impl Mailer {
                 return;
             }
         };
+        let body = seven_bit(body);
         let message = Message::builder()
             .from(self.0.from.clone())
             .to(to)
             .subject(subject)
+            .header(ContentType::TEXT_PLAIN)
             .body(body);
         let message = match message {
             Ok(message) => message,
@@ -82,17 +88,42 @@ impl Mailer {
         let subject = subject.to_owned();
         tokio::spawn(async move {
             let sent = match &mailer.0.transport {
-                Transport::Outbox(outbox, _) => outbox.send(message).await.map(drop).map_err(anyhow::Error::from),
-                Transport::Smtp(smtp) => smtp.send(message).await.map(drop).map_err(anyhow::Error::from),
+                Transport::Outbox(outbox, _) => outbox
+                    .send(message)
+                    .await
+                    .map(drop)
+                    .map_err(anyhow::Error::from),
+                Transport::Smtp(smtp) => smtp
+                    .send(message)
+                    .await
+                    .map(drop)
+                    .map_err(anyhow::Error::from),
             };
             match sent {
                 // The subject says which kind of mail; the address stays out.
                 Ok(()) => tracing::info!(subject, "mail sent"),
-                Err(error) => tracing::error!(subject, error = format!("{error:#}"), "sending mail failed"),
+                Err(error) => {
+                    tracing::error!(subject, error = format!("{error:#}"), "sending mail failed")
+                }
             }
         });
     }
+}
 
+/// Our templates are ASCII with lines far below SMTP's 998-character limit,
+/// so they go as plain 7-bit text, links whole (lettre would pick
+/// quoted-printable for any line over 76 characters and break the links in
+/// the .eml files a developer reads). Anything else gets lettre's choice.
+fn seven_bit(text: String) -> Body {
+    let fits = text.is_ascii() && !text.contains('\0') && text.lines().all(|line| line.len() < 998);
+    if !fits {
+        return Body::new(text);
+    }
+    let crlf = text.lines().collect::<Vec<_>>().join("\r\n") + "\r\n";
+    Body::dangerous_pre_encoded(crlf.into_bytes(), ContentTransferEncoding::SevenBit)
+}
+
+impl Mailer {
     pub fn verify_email(&self, to: &str, token: &str) {
         let link = format!("{}/verify-email?token={token}", self.0.web_url);
         self.send(

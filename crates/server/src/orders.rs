@@ -31,22 +31,41 @@ fn from_row(key: &DataKey, row: &sqlx::mysql::MySqlRow) -> anyhow::Result<Order>
     let address_ct: Vec<u8> = row.try_get("delivery_address_ct")?;
     let instructions_ct: Vec<u8> = row.try_get("instructions_ct")?;
     let status: String = row.try_get("status")?;
-    let delivery_address: DeliveryAddress =
-        serde_json::from_slice(&key.open(Field::new("orders", "delivery_address", id.as_bytes()), &address_ct)?)?;
+    let delivery_address: DeliveryAddress = serde_json::from_slice(&key.open(
+        Field::new("orders", "delivery_address", id.as_bytes()),
+        &address_ct,
+    )?)?;
     Ok(Order {
         id,
-        status: OrderStatus::parse(&status).ok_or_else(|| anyhow::anyhow!("unknown order status {status}"))?,
+        status: OrderStatus::parse(&status)
+            .ok_or_else(|| anyhow::anyhow!("unknown order status {status}"))?,
         address_id: row.try_get("address_id")?,
         delivery_address,
-        delivery_instructions: key.open_string(Field::new("orders", "instructions", id.as_bytes()), &instructions_ct)?,
+        delivery_instructions: key.open_string(
+            Field::new("orders", "instructions", id.as_bytes()),
+            &instructions_ct,
+        )?,
         created_at: row.try_get::<DateTime<Utc>, _>("created_at")?,
         updated_at: row.try_get::<DateTime<Utc>, _>("updated_at")?,
     })
 }
 
-async fn find_own(conn: &mut MySqlConnection, key: &DataKey, account_id: Uuid, id: Uuid) -> anyhow::Result<Option<Order>> {
-    let sql = concat!("SELECT ", order_columns!(), " FROM orders WHERE id = ? AND account_id = ?");
-    let row = sqlx::query(sql).bind(id).bind(account_id).fetch_optional(conn).await?;
+async fn find_own(
+    conn: &mut MySqlConnection,
+    key: &DataKey,
+    account_id: Uuid,
+    id: Uuid,
+) -> anyhow::Result<Option<Order>> {
+    let sql = concat!(
+        "SELECT ",
+        order_columns!(),
+        " FROM orders WHERE id = ? AND account_id = ?"
+    );
+    let row = sqlx::query(sql)
+        .bind(id)
+        .bind(account_id)
+        .fetch_optional(conn)
+        .await?;
     row.map(|row| from_row(key, &row)).transpose()
 }
 
@@ -55,7 +74,10 @@ async fn find_own(conn: &mut MySqlConnection, key: &DataKey, account_id: Uuid, i
     security(("bearer" = [])),
     responses((status = 200, description = "Your orders, newest first (at most 100)", body = [Order]))
 )]
-pub async fn list(State(state): State<AppState>, Authenticated(claims): Authenticated) -> ApiResult<Json<Vec<Order>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+) -> ApiResult<Json<Vec<Order>>> {
     let mut conn = state.db.acquire().await?;
     let key = data_key(&mut conn, &state.keys.ring(), claims.account_id).await?;
     let sql = concat!(
@@ -63,8 +85,14 @@ pub async fn list(State(state): State<AppState>, Authenticated(claims): Authenti
         order_columns!(),
         " FROM orders WHERE account_id = ? ORDER BY created_at DESC, id DESC LIMIT 100"
     );
-    let rows = sqlx::query(sql).bind(claims.account_id).fetch_all(&mut *conn).await?;
-    let orders = rows.iter().map(|row| from_row(&key, row)).collect::<anyhow::Result<_>>()?;
+    let rows = sqlx::query(sql)
+        .bind(claims.account_id)
+        .fetch_all(&mut *conn)
+        .await?;
+    let orders = rows
+        .iter()
+        .map(|row| from_row(&key, row))
+        .collect::<anyhow::Result<_>>()?;
     Ok(Json(orders))
 }
 
@@ -102,7 +130,10 @@ pub async fn create(
         postal_code: address.postal_code,
         country: address.country,
     };
-    let instructions = request.delivery_instructions.as_ref().map_or("", |i| i.as_str());
+    let instructions = request
+        .delivery_instructions
+        .as_ref()
+        .map_or("", |i| i.as_str());
     sqlx::query(
         "INSERT INTO orders (id, account_id, address_id, delivery_address_ct, instructions_ct, status, created_at, updated_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -118,7 +149,9 @@ pub async fn create(
     .execute(&mut *tx)
     .await?;
     record(&mut tx, &state, &key, account_id, &meta, "order.create", id).await?;
-    let order = find_own(&mut tx, &key, account_id, id).await?.ok_or_else(ApiError::not_found)?;
+    let order = find_own(&mut tx, &key, account_id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     Ok(created(&format!("/v1/me/orders/{id}"), order))
 }
@@ -159,7 +192,10 @@ pub async fn get(
 ) -> ApiResult<Json<Order>> {
     let mut conn = state.db.acquire().await?;
     let key = data_key(&mut conn, &state.keys.ring(), claims.account_id).await?;
-    find_own(&mut conn, &key, claims.account_id, id).await?.map(Json).ok_or_else(ApiError::not_found)
+    find_own(&mut conn, &key, claims.account_id, id)
+        .await?
+        .map(Json)
+        .ok_or_else(ApiError::not_found)
 }
 
 #[utoipa::path(
@@ -180,11 +216,12 @@ pub async fn cancel(
 ) -> ApiResult<Json<Order>> {
     let account_id = claims.account_id;
     let mut tx = state.db.begin().await?;
-    let status: Option<String> = sqlx::query_scalar("SELECT status FROM orders WHERE id = ? AND account_id = ? FOR UPDATE")
-        .bind(id)
-        .bind(account_id)
-        .fetch_optional(&mut *tx)
-        .await?;
+    let status: Option<String> =
+        sqlx::query_scalar("SELECT status FROM orders WHERE id = ? AND account_id = ? FOR UPDATE")
+            .bind(id)
+            .bind(account_id)
+            .fetch_optional(&mut *tx)
+            .await?;
     let status = status.ok_or_else(ApiError::not_found)?;
     if !OrderStatus::parse(&status).is_some_and(OrderStatus::customer_may_cancel) {
         return Err(ApiError::new(
@@ -201,7 +238,9 @@ pub async fn cancel(
         .await?;
     let key = data_key(&mut tx, &state.keys.ring(), account_id).await?;
     record(&mut tx, &state, &key, account_id, &meta, "order.cancel", id).await?;
-    let order = find_own(&mut tx, &key, account_id, id).await?.ok_or_else(ApiError::not_found)?;
+    let order = find_own(&mut tx, &key, account_id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     Ok(Json(order))
 }

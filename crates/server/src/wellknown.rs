@@ -43,11 +43,15 @@ pub async fn readyz(State(state): State<AppState>) -> ApiResult<Json<Value>> {
         Ok(Ok(_)) => Ok(Json(json!({ "status": "ready" }))),
         Ok(Err(error)) => {
             tracing::warn!(error = %error, "readiness: database unreachable");
-            Err(ApiError::from_status(axum::http::StatusCode::SERVICE_UNAVAILABLE))
+            Err(ApiError::from_status(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            ))
         }
         Err(_) => {
             tracing::warn!("readiness: database did not answer within 2 s");
-            Err(ApiError::from_status(axum::http::StatusCode::SERVICE_UNAVAILABLE))
+            Err(ApiError::from_status(
+                axum::http::StatusCode::SERVICE_UNAVAILABLE,
+            ))
         }
     }
 }

@@ -100,7 +100,10 @@ async fn audit_change(
     security(("bearer" = [])),
     responses((status = 200, description = "Your addresses, oldest first", body = [Address]))
 )]
-pub async fn list(State(state): State<AppState>, Authenticated(claims): Authenticated) -> ApiResult<Json<Vec<Address>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+) -> ApiResult<Json<Vec<Address>>> {
     let mut conn = state.db.acquire().await?;
     let key = super::data_key(&mut conn, &state.keys.ring(), claims.account_id).await?;
     let rows = sqlx::query(
@@ -109,7 +112,10 @@ pub async fn list(State(state): State<AppState>, Authenticated(claims): Authenti
     .bind(claims.account_id)
     .fetch_all(&mut *conn)
     .await?;
-    let addresses = rows.iter().map(|row| from_row(&key, row)).collect::<anyhow::Result<_>>()?;
+    let addresses = rows
+        .iter()
+        .map(|row| from_row(&key, row))
+        .collect::<anyhow::Result<_>>()?;
     Ok(Json(addresses))
 }
 
@@ -160,8 +166,19 @@ pub async fn create(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    audit_change(&mut tx, &state, &key, account_id, &meta, "address.create", id).await?;
-    let address = find_own(&mut tx, &key, account_id, id).await?.ok_or_else(ApiError::not_found)?;
+    audit_change(
+        &mut tx,
+        &state,
+        &key,
+        account_id,
+        &meta,
+        "address.create",
+        id,
+    )
+    .await?;
+    let address = find_own(&mut tx, &key, account_id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     Ok(created(&format!("/v1/me/addresses/{id}"), address))
 }
@@ -216,18 +233,31 @@ pub async fn replace(
     let account_id = claims.account_id;
     let mut tx = state.db.begin().await?;
     let key = super::data_key(&mut tx, &state.keys.ring(), account_id).await?;
-    let updated = sqlx::query("UPDATE addresses SET address_ct = ?, updated_at = ? WHERE id = ? AND account_id = ?")
-        .bind(seal(&key, &id, &input)?)
-        .bind(Utc::now())
-        .bind(id)
-        .bind(account_id)
-        .execute(&mut *tx)
-        .await?;
+    let updated = sqlx::query(
+        "UPDATE addresses SET address_ct = ?, updated_at = ? WHERE id = ? AND account_id = ?",
+    )
+    .bind(seal(&key, &id, &input)?)
+    .bind(Utc::now())
+    .bind(id)
+    .bind(account_id)
+    .execute(&mut *tx)
+    .await?;
     if updated.rows_affected() != 1 {
         return Err(ApiError::not_found());
     }
-    audit_change(&mut tx, &state, &key, account_id, &meta, "address.update", id).await?;
-    let address = find_own(&mut tx, &key, account_id, id).await?.ok_or_else(ApiError::not_found)?;
+    audit_change(
+        &mut tx,
+        &state,
+        &key,
+        account_id,
+        &meta,
+        "address.update",
+        id,
+    )
+    .await?;
+    let address = find_own(&mut tx, &key, account_id, id)
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     Ok(Json(address))
 }
@@ -258,7 +288,16 @@ pub async fn delete(
         return Err(ApiError::not_found());
     }
     let key = super::data_key(&mut tx, &state.keys.ring(), account_id).await?;
-    audit_change(&mut tx, &state, &key, account_id, &meta, "address.delete", id).await?;
+    audit_change(
+        &mut tx,
+        &state,
+        &key,
+        account_id,
+        &meta,
+        "address.delete",
+        id,
+    )
+    .await?;
     tx.commit().await?;
     Ok(NoContent)
 }

@@ -25,7 +25,9 @@ mod tests {
     use super::*;
 
     fn form(s: &str) -> String {
-        Email::parse(s).map(|e| comparison_form(&e)).unwrap_or_default()
+        Email::parse(s)
+            .map(|e| comparison_form(&e))
+            .unwrap_or_default()
     }
 
     #[test]

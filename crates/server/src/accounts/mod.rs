@@ -44,7 +44,6 @@ macro_rules! account_columns {
 }
 
 impl AccountRow {
-
     pub fn from_row(row: &sqlx::mysql::MySqlRow) -> sqlx::Result<Self> {
         Ok(Self {
             id: row.try_get("id")?,
@@ -89,7 +88,10 @@ pub async fn find_by_email_index(
         account_columns!(),
         " FROM accounts a JOIN data_keys k ON k.id = a.data_key_id WHERE a.email_bidx = ?"
     );
-    let row = sqlx::query(sql).bind(blind_index.as_slice()).fetch_optional(conn).await?;
+    let row = sqlx::query(sql)
+        .bind(blind_index.as_slice())
+        .fetch_optional(conn)
+        .await?;
     row.as_ref().map(AccountRow::from_row).transpose()
 }
 
@@ -104,12 +106,19 @@ pub async fn find_by_id(conn: &mut MySqlConnection, id: Uuid) -> sqlx::Result<Op
 }
 
 /// The data key of an account, for handlers that seal or open its data.
-pub async fn data_key(conn: &mut MySqlConnection, ring: &KeyRing, account_id: Uuid) -> anyhow::Result<DataKey> {
+pub async fn data_key(
+    conn: &mut MySqlConnection,
+    ring: &KeyRing,
+    account_id: Uuid,
+) -> anyhow::Result<DataKey> {
     let row = sqlx::query(
         "SELECT k.id, k.wrapped_key FROM accounts a JOIN data_keys k ON k.id = a.data_key_id WHERE a.id = ?",
     )
     .bind(account_id)
     .fetch_one(conn)
     .await?;
-    Ok(ring.unwrap_data_key(row.try_get("id")?, &row.try_get::<Vec<u8>, _>("wrapped_key")?)?)
+    Ok(ring.unwrap_data_key(
+        row.try_get("id")?,
+        &row.try_get::<Vec<u8>, _>("wrapped_key")?,
+    )?)
 }

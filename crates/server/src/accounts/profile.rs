@@ -34,7 +34,10 @@ fn profile(account: &AccountRow, key: &DataKey) -> anyhow::Result<Profile> {
         (status = 401, description = "No valid access token, or its session has ended", body = Problem),
     )
 )]
-pub async fn get(State(state): State<AppState>, BearerClaims(claims): BearerClaims) -> ApiResult<Json<Profile>> {
+pub async fn get(
+    State(state): State<AppState>,
+    BearerClaims(claims): BearerClaims,
+) -> ApiResult<Json<Profile>> {
     let now = Utc::now();
     let mut conn = state.db.acquire().await?;
     // The session check and the profile read in one round trip: this is the
@@ -55,7 +58,13 @@ pub async fn get(State(state): State<AppState>, BearerClaims(claims): BearerClai
         .await?
         .ok_or_else(ApiError::unauthorized)?;
     let account = AccountRow::from_row(&row)?;
-    touch_if_stale(&mut conn, claims.session_id, row.try_get("last_seen_at")?, now).await?;
+    touch_if_stale(
+        &mut conn,
+        claims.session_id,
+        row.try_get("last_seen_at")?,
+        now,
+    )
+    .await?;
     let key = account.data_key(&state.keys.ring())?;
     Ok(Json(profile(&account, &key)?))
 }
@@ -78,7 +87,9 @@ pub async fn update(
     let ring = state.keys.ring();
     let id = claims.account_id;
     let mut tx = state.db.begin().await?;
-    let account = super::find_by_id(&mut tx, id).await?.ok_or_else(ApiError::unauthorized)?;
+    let account = super::find_by_id(&mut tx, id)
+        .await?
+        .ok_or_else(ApiError::unauthorized)?;
     let key = account.data_key(&ring)?;
     let full_name_ct = match &request.full_name {
         Some(name) => key.seal_str(field("full_name", &id), name.as_str())?,

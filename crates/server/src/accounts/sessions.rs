@@ -18,7 +18,10 @@ use crate::state::AppState;
     security(("bearer" = [])),
     responses((status = 200, description = "Active sessions, most recently seen first", body = [Session]))
 )]
-pub async fn list(State(state): State<AppState>, Authenticated(claims): Authenticated) -> ApiResult<Json<Vec<Session>>> {
+pub async fn list(
+    State(state): State<AppState>,
+    Authenticated(claims): Authenticated,
+) -> ApiResult<Json<Vec<Session>>> {
     let mut conn = state.db.acquire().await?;
     let key = super::data_key(&mut conn, &state.keys.ring(), claims.account_id).await?;
     let rows = sqlx::query(
@@ -87,9 +90,14 @@ pub async fn revoke_one(
     IdPath(id): IdPath,
 ) -> ApiResult<NoContent> {
     let account = claims.account_id;
-    revoke_audited(&state, account, &meta, "session.revoke", Target::session(id), async |conn| {
-        sessions::revoke(conn, account, id, "revoked_by_user").await
-    })
+    revoke_audited(
+        &state,
+        account,
+        &meta,
+        "session.revoke",
+        Target::session(id),
+        async |conn| sessions::revoke(conn, account, id, "revoked_by_user").await,
+    )
     .await
 }
 
@@ -105,8 +113,17 @@ pub async fn revoke_others(
 ) -> ApiResult<NoContent> {
     let account = claims.account_id;
     let keep = claims.session_id;
-    revoke_audited(&state, account, &meta, "session.revoke_others", Target::account(account), async |conn| {
-        sessions::revoke_all(conn, account, Some(keep), "signed_out_everywhere").await.map(|_| true)
-    })
+    revoke_audited(
+        &state,
+        account,
+        &meta,
+        "session.revoke_others",
+        Target::account(account),
+        async |conn| {
+            sessions::revoke_all(conn, account, Some(keep), "signed_out_everywhere")
+                .await
+                .map(|_| true)
+        },
+    )
     .await
 }

@@ -8,7 +8,9 @@ use rampart_protocol::{LoginRequest, Problem, RefreshRequest, TokenResponse};
 use sqlx::Row;
 use uuid::Uuid;
 
-use super::register::{VERIFY_LIFETIME, VERIFY_PURPOSE, VERIFY_RESEND_AFTER, last_email_token, new_email_token};
+use super::register::{
+    VERIFY_LIFETIME, VERIFY_PURPOSE, VERIFY_RESEND_AFTER, last_email_token, new_email_token,
+};
 use super::{Authenticated, hash_error, sessions};
 use crate::accounts::{self, email};
 use crate::audit::{self, Actor, Event, Outcome, Sealer, Target};
@@ -17,7 +19,12 @@ use crate::http::extract::{ApiJson, NoContent, RequestMeta};
 use crate::http::{ApiError, ApiResult};
 use crate::state::AppState;
 
-fn token_response(state: &AppState, account_id: Uuid, session_id: Uuid, refresh: String) -> ApiResult<Json<TokenResponse>> {
+fn token_response(
+    state: &AppState,
+    account_id: Uuid,
+    session_id: Uuid,
+    refresh: String,
+) -> ApiResult<Json<TokenResponse>> {
     let access = state
         .tokens
         .issue(&state.keys.ring(), account_id, session_id, Utc::now())
@@ -113,13 +120,21 @@ pub async fn login(
             "email-not-verified",
             "Confirm your e-mail address first",
         )
-        .with_detail("We sent you a mail with a confirmation link; it may take a minute to arrive."));
+        .with_detail(
+            "We sent you a mail with a confirmation link; it may take a minute to arrive.",
+        ));
     }
 
     // Parameters were raised since this hash was made: upgrade it now, while
     // the password is at hand (outside the transaction below).
     let upgraded = if verdict.needs_rehash {
-        Some(state.hasher.hash(request.password.expose()).await.map_err(hash_error)?)
+        Some(
+            state
+                .hasher
+                .hash(request.password.expose())
+                .await
+                .map_err(hash_error)?,
+        )
     } else {
         None
     };
@@ -133,8 +148,14 @@ pub async fn login(
             .execute(&mut *tx)
             .await?;
     }
-    let (session_id, refresh) =
-        sessions::create(&mut tx, account.id, &key, &meta.user_agent, session_lifetime(&state)).await?;
+    let (session_id, refresh) = sessions::create(
+        &mut tx,
+        account.id,
+        &key,
+        &meta.user_agent,
+        session_lifetime(&state),
+    )
+    .await?;
     audit::record(&mut tx, &ring, event(Outcome::Success)).await?;
     tx.commit().await?;
     token_response(&state, account.id, session_id, refresh)
@@ -172,7 +193,9 @@ pub async fn refresh(
     .bind(hash.as_slice())
     .fetch_optional(&mut *tx)
     .await?;
-    let Some(row) = row else { return Err(refused()) };
+    let Some(row) = row else {
+        return Err(refused());
+    };
     let session_id: Uuid = row.try_get("session_id")?;
     let account_id: Uuid = row.try_get("account_id")?;
     let used_at: Option<DateTime<Utc>> = row.try_get("used_at")?;

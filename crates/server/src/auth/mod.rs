@@ -2,8 +2,8 @@
 //! sessions and passwords.
 
 pub mod login;
-pub mod passwords;
 pub mod password_reset;
+pub mod passwords;
 pub mod register;
 pub mod sessions;
 pub mod strength;
@@ -28,7 +28,9 @@ pub fn hash_error(error: passwords::HashError) -> ApiError {
 fn bearer(parts: &Parts) -> Option<&str> {
     let value = parts.headers.get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
-    scheme.eq_ignore_ascii_case("bearer").then_some(token.trim())
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
 }
 
 /// A verified access token whose session has NOT been checked yet. Only for

@@ -4,7 +4,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use chrono::{Duration, Utc};
-use rampart_protocol::{Accepted, ChangePasswordRequest, ForgotPasswordRequest, Problem, ResetPasswordRequest};
+use rampart_protocol::{
+    Accepted, ChangePasswordRequest, ForgotPasswordRequest, Problem, ResetPasswordRequest,
+};
 use sqlx::Row;
 
 use super::register::{consume_email_token, new_email_token};
@@ -69,7 +71,8 @@ pub async fn forgot(
     Ok((
         StatusCode::ACCEPTED,
         Json(Accepted {
-            message: "If an account uses this address, we sent it a link to reset the password.".to_owned(),
+            message: "If an account uses this address, we sent it a link to reset the password."
+                .to_owned(),
         }),
     ))
 }
@@ -100,20 +103,29 @@ pub async fn reset(
         .bind(Utc::now())
         .fetch_optional(&state.db)
         .await?;
-        row.ok_or_else(ApiError::invalid_token)?.try_get("account_id")?
+        row.ok_or_else(ApiError::invalid_token)?
+            .try_get("account_id")?
     };
     let account = {
         let mut conn = state.db.acquire().await?;
-        accounts::find_by_id(&mut conn, account_id).await?.ok_or_else(ApiError::invalid_token)?
+        accounts::find_by_id(&mut conn, account_id)
+            .await?
+            .ok_or_else(ApiError::invalid_token)?
     };
     let key = account.data_key(&ring)?;
     let (email, name) = (account.email(&key)?, account.full_name(&key)?);
     strength::check(&request.new_password, &[&email, &name])
         .map_err(|why| ApiError::field("/new_password", why))?;
-    let phc = state.hasher.hash(request.new_password.expose()).await.map_err(hash_error)?;
+    let phc = state
+        .hasher
+        .hash(request.new_password.expose())
+        .await
+        .map_err(hash_error)?;
 
     let mut tx = state.db.begin().await?;
-    if consume_email_token(&mut tx, request.token.as_str(), RESET_PURPOSE).await? != Some(account_id) {
+    if consume_email_token(&mut tx, request.token.as_str(), RESET_PURPOSE).await?
+        != Some(account_id)
+    {
         return Err(ApiError::invalid_token());
     }
     // Following the link proves the address, so it counts as verified.
@@ -161,7 +173,9 @@ pub async fn change(
     let ring = state.keys.ring();
     let account = {
         let mut conn = state.db.acquire().await?;
-        accounts::find_by_id(&mut conn, claims.account_id).await?.ok_or_else(ApiError::unauthorized)?
+        accounts::find_by_id(&mut conn, claims.account_id)
+            .await?
+            .ok_or_else(ApiError::unauthorized)?
     };
     let key = account.data_key(&ring)?;
     let verdict = state
@@ -179,12 +193,20 @@ pub async fn change(
     };
     if !verdict.matches {
         audit::record_alone(&state.db, &ring, event(Outcome::Failure)).await?;
-        return Err(ApiError::new(StatusCode::FORBIDDEN, "wrong-password", "The current password is wrong"));
+        return Err(ApiError::new(
+            StatusCode::FORBIDDEN,
+            "wrong-password",
+            "The current password is wrong",
+        ));
     }
     let (email, name) = (account.email(&key)?, account.full_name(&key)?);
     strength::check(&request.new_password, &[&email, &name])
         .map_err(|why| ApiError::field("/new_password", why))?;
-    let phc = state.hasher.hash(request.new_password.expose()).await.map_err(hash_error)?;
+    let phc = state
+        .hasher
+        .hash(request.new_password.expose())
+        .await
+        .map_err(hash_error)?;
 
     let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE accounts SET password_hash = ?, updated_at = ? WHERE id = ?")
@@ -193,7 +215,13 @@ pub async fn change(
         .bind(account.id)
         .execute(&mut *tx)
         .await?;
-    sessions::revoke_all(&mut tx, account.id, Some(claims.session_id), "password_change").await?;
+    sessions::revoke_all(
+        &mut tx,
+        account.id,
+        Some(claims.session_id),
+        "password_change",
+    )
+    .await?;
     audit::record(&mut tx, &ring, event(Outcome::Success)).await?;
     tx.commit().await?;
     state.mailer.password_changed(&email);

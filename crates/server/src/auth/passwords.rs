@@ -93,18 +93,30 @@ impl PasswordHasher {
         })
     }
 
-    async fn submit<T>(&self, make: impl FnOnce(oneshot::Sender<anyhow::Result<T>>) -> Job) -> Result<T, HashError> {
+    async fn submit<T>(
+        &self,
+        make: impl FnOnce(oneshot::Sender<anyhow::Result<T>>) -> Job,
+    ) -> Result<T, HashError> {
         let _permit = tokio::time::timeout(self.wait, Arc::clone(&self.slots).acquire_owned())
             .await
             .map_err(|_| HashError::Busy)?
             .map_err(|_| HashError::Failed(anyhow!("password hasher closed")))?;
         let (reply, answer) = oneshot::channel();
         {
-            let jobs = self.jobs.lock().map_err(|_| anyhow!("password hasher lock poisoned"))?;
-            let sender = jobs.as_ref().ok_or_else(|| anyhow!("password hasher stopped"))?;
-            sender.send(make(reply)).map_err(|_| anyhow!("password hashing threads are gone"))?;
+            let jobs = self
+                .jobs
+                .lock()
+                .map_err(|_| anyhow!("password hasher lock poisoned"))?;
+            let sender = jobs
+                .as_ref()
+                .ok_or_else(|| anyhow!("password hasher stopped"))?;
+            sender
+                .send(make(reply))
+                .map_err(|_| anyhow!("password hashing threads are gone"))?;
         }
-        Ok(answer.await.map_err(|_| anyhow!("password hashing thread dropped a job"))??)
+        Ok(answer
+            .await
+            .map_err(|_| anyhow!("password hashing thread dropped a job"))??)
     }
 
     /// A new PHC string for `password` with the configured parameters.
@@ -117,7 +129,12 @@ impl PasswordHasher {
     pub async fn verify(&self, password: &str, phc: &str) -> Result<Verified, HashError> {
         let password = Zeroizing::new(password.to_owned());
         let phc = phc.to_owned();
-        self.submit(|reply| Job::Verify { password, phc, reply }).await
+        self.submit(|reply| Job::Verify {
+            password,
+            phc,
+            reply,
+        })
+        .await
     }
 }
 
@@ -143,7 +160,11 @@ fn worker(engine: &Engine, receiver: &Mutex<mpsc::Receiver<Job>>) {
             Job::Hash { password, reply } => {
                 let _ = reply.send(engine.hash(&password, &mut memory));
             }
-            Job::Verify { password, phc, reply } => {
+            Job::Verify {
+                password,
+                phc,
+                reply,
+            } => {
                 let _ = reply.send(engine.verify(&password, &phc, &mut memory));
             }
         }
@@ -170,7 +191,12 @@ impl Engine {
         let params = self.params.clone();
         ensure_memory(memory, &params);
         self.argon2(params.clone())?
-            .hash_password_into_with_memory(password.as_bytes(), &salt, out.as_mut_slice(), memory.as_mut_slice())
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                &salt,
+                out.as_mut_slice(),
+                memory.as_mut_slice(),
+            )
             .map_err(|e| anyhow!("hashing failed: {e}"))?;
         let phc = PasswordHash {
             algorithm: Algorithm::Argon2id.ident(),
@@ -182,18 +208,33 @@ impl Engine {
         Ok(phc.to_string())
     }
 
-    fn verify(&self, password: &str, phc: &str, memory: &mut Vec<Block>) -> anyhow::Result<Verified> {
+    fn verify(
+        &self,
+        password: &str,
+        phc: &str,
+        memory: &mut Vec<Block>,
+    ) -> anyhow::Result<Verified> {
         let parsed = PasswordHash::new(phc).map_err(|e| anyhow!("stored hash unreadable: {e}"))?;
         if parsed.algorithm != Algorithm::Argon2id.ident() {
             anyhow::bail!("stored hash is not Argon2id");
         }
-        let params = Params::try_from(&parsed).map_err(|e| anyhow!("stored hash parameters: {e}"))?;
-        let salt = parsed.salt.ok_or_else(|| anyhow!("stored hash has no salt"))?;
-        let expected = parsed.hash.ok_or_else(|| anyhow!("stored hash has no output"))?;
+        let params =
+            Params::try_from(&parsed).map_err(|e| anyhow!("stored hash parameters: {e}"))?;
+        let salt = parsed
+            .salt
+            .ok_or_else(|| anyhow!("stored hash has no salt"))?;
+        let expected = parsed
+            .hash
+            .ok_or_else(|| anyhow!("stored hash has no output"))?;
         let mut out = Zeroizing::new(vec![0u8; expected.len()]);
         ensure_memory(memory, &params);
         self.argon2(params.clone())?
-            .hash_password_into_with_memory(password.as_bytes(), salt.as_ref(), out.as_mut_slice(), memory.as_mut_slice())
+            .hash_password_into_with_memory(
+                password.as_bytes(),
+                salt.as_ref(),
+                out.as_mut_slice(),
+                memory.as_mut_slice(),
+            )
             .map_err(|e| anyhow!("hashing failed: {e}"))?;
         let matches: bool = out.as_slice().ct_eq(expected.as_ref()).into();
         let needs_rehash = params.m_cost() != self.params.m_cost()
@@ -201,7 +242,10 @@ impl Engine {
             || params.p_cost() != self.params.p_cost()
             || expected.len() != 32
             || parsed.version != Some(Version::V0x13.into());
-        Ok(Verified { matches, needs_rehash })
+        Ok(Verified {
+            matches,
+            needs_rehash,
+        })
     }
 }
 
@@ -228,7 +272,13 @@ mod tests {
         let phc = hasher.hash("correct horse battery staple").await?;
         assert!(phc.starts_with("$argon2id$v=19$m=19456,t=2,p=1$"), "{phc}");
         let ok = hasher.verify("correct horse battery staple", &phc).await?;
-        assert_eq!(ok, Verified { matches: true, needs_rehash: false });
+        assert_eq!(
+            ok,
+            Verified {
+                matches: true,
+                needs_rehash: false
+            }
+        );
         let wrong = hasher.verify("correct horse battery stapler", &phc).await?;
         assert!(!wrong.matches);
         Ok(())
@@ -236,16 +286,31 @@ mod tests {
 
     #[tokio::test]
     async fn a_hash_with_old_parameters_asks_for_a_rehash() -> anyhow::Result<()> {
-        let old = hasher(ARGON2_MINIMUM)?.hash("correct horse battery staple").await?;
-        let stronger = Argon2Config { t_cost: 3, ..ARGON2_MINIMUM };
-        let verdict = hasher(stronger)?.verify("correct horse battery staple", &old).await?;
-        assert_eq!(verdict, Verified { matches: true, needs_rehash: true });
+        let old = hasher(ARGON2_MINIMUM)?
+            .hash("correct horse battery staple")
+            .await?;
+        let stronger = Argon2Config {
+            t_cost: 3,
+            ..ARGON2_MINIMUM
+        };
+        let verdict = hasher(stronger)?
+            .verify("correct horse battery staple", &old)
+            .await?;
+        assert_eq!(
+            verdict,
+            Verified {
+                matches: true,
+                needs_rehash: true
+            }
+        );
         Ok(())
     }
 
     #[tokio::test]
     async fn a_pepper_changes_the_hash() -> anyhow::Result<()> {
-        let plain = hasher(ARGON2_MINIMUM)?.hash("correct horse battery staple").await?;
+        let plain = hasher(ARGON2_MINIMUM)?
+            .hash("correct horse battery staple")
+            .await?;
         let peppered = PasswordHasher::start(
             ARGON2_MINIMUM,
             Some(SecretString::from("pepper-from-configuration")),
@@ -253,15 +318,31 @@ mod tests {
             4,
             Duration::from_secs(5),
         )?;
-        assert!(!peppered.verify("correct horse battery staple", &plain).await?.matches);
+        assert!(
+            !peppered
+                .verify("correct horse battery staple", &plain)
+                .await?
+                .matches
+        );
         let own = peppered.hash("correct horse battery staple").await?;
-        assert!(peppered.verify("correct horse battery staple", &own).await?.matches);
+        assert!(
+            peppered
+                .verify("correct horse battery staple", &own)
+                .await?
+                .matches
+        );
         Ok(())
     }
 
     #[tokio::test]
     async fn a_full_pool_answers_busy_instead_of_queueing_forever() -> anyhow::Result<()> {
-        let hasher = Arc::new(PasswordHasher::start(ARGON2_MINIMUM, None, 1, 1, Duration::from_millis(1))?);
+        let hasher = Arc::new(PasswordHasher::start(
+            ARGON2_MINIMUM,
+            None,
+            1,
+            1,
+            Duration::from_millis(1),
+        )?);
         let first = tokio::spawn({
             let hasher = Arc::clone(&hasher);
             async move { hasher.hash("correct horse battery staple").await }

@@ -76,11 +76,18 @@ pub async fn register(
     meta: RequestMeta,
     ApiJson(request): ApiJson<RegisterRequest>,
 ) -> ApiResult<(StatusCode, Json<Accepted>)> {
-    strength::check(&request.password, &[request.email.as_str(), request.full_name.as_str()])
-        .map_err(|why| ApiError::field("/password", why))?;
+    strength::check(
+        &request.password,
+        &[request.email.as_str(), request.full_name.as_str()],
+    )
+    .map_err(|why| ApiError::field("/password", why))?;
     // Hash before looking the address up, on both paths: a taken address
     // must cost the same time as a free one.
-    let phc = state.hasher.hash(request.password.expose()).await.map_err(hash_error)?;
+    let phc = state
+        .hasher
+        .hash(request.password.expose())
+        .await
+        .map_err(hash_error)?;
     let ring = state.keys.ring();
     let bidx = email::blind_index(&ring, &request.email);
 
@@ -97,7 +104,9 @@ pub async fn register(
         };
         audit::record(&mut tx, &ring, event).await?;
         tx.commit().await?;
-        state.mailer.someone_tried_to_register(&existing.email(&key)?);
+        state
+            .mailer
+            .someone_tried_to_register(&existing.email(&key)?);
         return Ok(accepted());
     }
 
@@ -105,13 +114,15 @@ pub async fn register(
     let key = DataKey::generate()?;
     let (wrapping_kid, wrapped) = ring.wrap_data_key(&key)?;
     let now = Utc::now();
-    sqlx::query("INSERT INTO data_keys (id, wrapping_kid, wrapped_key, created_at) VALUES (?, ?, ?, ?)")
-        .bind(key.id)
-        .bind(wrapping_kid)
-        .bind(wrapped)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "INSERT INTO data_keys (id, wrapping_kid, wrapped_key, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(key.id)
+    .bind(wrapping_kid)
+    .bind(wrapped)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
     let inserted = sqlx::query(
         "INSERT INTO accounts (id, email_bidx, email_ct, full_name_ct, password_hash, data_key_id, created_at, updated_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
@@ -177,11 +188,12 @@ pub async fn consume_email_token(
     .fetch_optional(&mut *conn)
     .await?;
     let Some(row) = row else { return Ok(None) };
-    let used = sqlx::query("UPDATE email_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL")
-        .bind(now)
-        .bind(hash.as_slice())
-        .execute(&mut *conn)
-        .await?;
+    let used =
+        sqlx::query("UPDATE email_tokens SET used_at = ? WHERE token_hash = ? AND used_at IS NULL")
+            .bind(now)
+            .bind(hash.as_slice())
+            .execute(&mut *conn)
+            .await?;
     if used.rows_affected() != 1 {
         return Ok(None);
     }
@@ -203,14 +215,18 @@ pub async fn verify_email(
 ) -> ApiResult<Json<Accepted>> {
     let ring = state.keys.ring();
     let mut tx = state.db.begin().await?;
-    let Some(account_id) = consume_email_token(&mut tx, request.token.as_str(), VERIFY_PURPOSE).await? else {
+    let Some(account_id) =
+        consume_email_token(&mut tx, request.token.as_str(), VERIFY_PURPOSE).await?
+    else {
         return Err(ApiError::invalid_token());
     };
-    sqlx::query("UPDATE accounts SET email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ?")
-        .bind(Utc::now())
-        .bind(account_id)
-        .execute(&mut *tx)
-        .await?;
+    sqlx::query(
+        "UPDATE accounts SET email_verified_at = COALESCE(email_verified_at, ?) WHERE id = ?",
+    )
+    .bind(Utc::now())
+    .bind(account_id)
+    .execute(&mut *tx)
+    .await?;
     let key = accounts::data_key(&mut tx, &ring, account_id).await?;
     let event = Event {
         actor: Actor::Customer(account_id),

@@ -60,7 +60,12 @@ pub async fn add_refresh_token(
 }
 
 /// Ends one session. Returns whether it was active.
-pub async fn revoke(conn: &mut MySqlConnection, account_id: Uuid, session_id: Uuid, reason: &str) -> sqlx::Result<bool> {
+pub async fn revoke(
+    conn: &mut MySqlConnection,
+    account_id: Uuid,
+    session_id: Uuid,
+    reason: &str,
+) -> sqlx::Result<bool> {
     let done = sqlx::query(
         "UPDATE sessions SET revoked_at = ?, revoke_reason = ? \
          WHERE id = ? AND account_id = ? AND revoked_at IS NULL",

@@ -175,11 +175,23 @@ mod tests {
         let key = DataKey::generate()?;
         let row_a = Uuid::new_v4();
         let row_b = Uuid::new_v4();
-        let stored = key.seal_str(Field::new("accounts", "phone", row_a.as_bytes()), "+41446681800")?;
+        let stored = key.seal_str(
+            Field::new("accounts", "phone", row_a.as_bytes()),
+            "+41446681800",
+        )?;
         let opened = key.open_string(Field::new("accounts", "phone", row_a.as_bytes()), &stored)?;
         assert_eq!(opened, "+41446681800");
-        assert!(key.open(Field::new("accounts", "phone", row_b.as_bytes()), &stored).is_err());
-        assert!(key.open(Field::new("accounts", "full_name", row_a.as_bytes()), &stored).is_err());
+        assert!(
+            key.open(Field::new("accounts", "phone", row_b.as_bytes()), &stored)
+                .is_err()
+        );
+        assert!(
+            key.open(
+                Field::new("accounts", "full_name", row_a.as_bytes()),
+                &stored
+            )
+            .is_err()
+        );
         Ok(())
     }
 

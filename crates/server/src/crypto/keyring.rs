@@ -107,7 +107,12 @@ impl KeyRing {
             .get(&kid)
             .ok_or_else(|| CryptoError::UnknownKey(kid.clone()))?;
         let field = Field::new("data_keys", "wrapped_key", key.id.as_bytes());
-        let wrapped = envelope::seal(wrapping, &KeyRef::Ring(kid.clone()), field, key.key().as_bytes())?;
+        let wrapped = envelope::seal(
+            wrapping,
+            &KeyRef::Ring(kid.clone()),
+            field,
+            key.key().as_bytes(),
+        )?;
         Ok((kid, wrapped))
     }
 
@@ -139,7 +144,11 @@ impl KeyRing {
         envelope::seal(key, &KeyRef::Ring(kid.clone()), field, plaintext)
     }
 
-    pub fn open_audit(&self, field: Field<'_>, stored: &[u8]) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
+    pub fn open_audit(
+        &self,
+        field: Field<'_>,
+        stored: &[u8],
+    ) -> Result<Zeroizing<Vec<u8>>, CryptoError> {
         let (key_ref, _) = envelope::key_ref(stored)?;
         let KeyRef::Ring(kid) = &key_ref else {
             return Err(CryptoError::Malformed);
@@ -341,10 +350,11 @@ pub async fn rewrap_data_keys(db: &MySqlPool, keys: &Keys) -> anyhow::Result<u64
     let current = ring.current_wrapping_kid().to_owned();
     let mut done = 0;
     loop {
-        let rows = sqlx::query("SELECT id, wrapped_key FROM data_keys WHERE wrapping_kid <> ? LIMIT 200")
-            .bind(&current)
-            .fetch_all(db)
-            .await?;
+        let rows =
+            sqlx::query("SELECT id, wrapped_key FROM data_keys WHERE wrapping_kid <> ? LIMIT 200")
+                .bind(&current)
+                .fetch_all(db)
+                .await?;
         if rows.is_empty() {
             return Ok(done);
         }
@@ -383,13 +393,16 @@ async fn load(db: &MySqlPool, master: &SymmetricKey) -> anyhow::Result<KeyRing> 
     for row in rows {
         let kid: String = row.try_get("kid")?;
         let purpose: String = row.try_get("purpose")?;
-        let purpose = Purpose::parse(&purpose).ok_or_else(|| anyhow!("unknown key purpose {purpose}"))?;
+        let purpose =
+            Purpose::parse(&purpose).ok_or_else(|| anyhow!("unknown key purpose {purpose}"))?;
         let wrapped: Vec<u8> = row.try_get("wrapped_secret")?;
         let activated_at: DateTime<Utc> = row.try_get("activated_at")?;
         let retired_at: Option<DateTime<Utc>> = row.try_get("retired_at")?;
         let secret = master
             .open(&ring_aad(&kid, purpose), &wrapped)
-            .with_context(|| format!("opening key {kid}: is RAMPART_MASTER_KEY the one that created it?"))?;
+            .with_context(|| {
+                format!("opening key {kid}: is RAMPART_MASTER_KEY the one that created it?")
+            })?;
         let is_current = activated_at <= now && retired_at.is_none_or(|r| r > now);
         match purpose {
             Purpose::Signing => {

@@ -45,7 +45,8 @@ impl SymmetricKey {
     /// is `nonce || ciphertext || tag`. Random nonces are safe here because
     /// each key seals few messages (a customer's data key, a key-ring key).
     pub fn seal(&self, aad: &[u8], plaintext: &[u8]) -> Result<Vec<u8>, CryptoError> {
-        let key = RandomizedNonceKey::new(&AES_256_GCM, self.0.as_ref()).map_err(|_| CryptoError::Key)?;
+        let key =
+            RandomizedNonceKey::new(&AES_256_GCM, self.0.as_ref()).map_err(|_| CryptoError::Key)?;
         let mut in_out = plaintext.to_vec();
         let nonce = key
             .seal_in_place_append_tag(Aad::from(aad), &mut in_out)
@@ -62,7 +63,8 @@ impl SymmetricKey {
         }
         let (nonce, body) = sealed.split_at(NONCE_LEN);
         let nonce = Nonce::try_assume_unique_for_key(nonce).map_err(|_| CryptoError::Malformed)?;
-        let key = RandomizedNonceKey::new(&AES_256_GCM, self.0.as_ref()).map_err(|_| CryptoError::Key)?;
+        let key =
+            RandomizedNonceKey::new(&AES_256_GCM, self.0.as_ref()).map_err(|_| CryptoError::Key)?;
         let mut in_out = Zeroizing::new(body.to_vec());
         let plain_len = key
             .open_in_place(nonce, Aad::from(aad), &mut in_out)
@@ -124,7 +126,10 @@ mod tests {
     fn sealed_data_opens_only_with_the_same_associated_data() -> Result<(), CryptoError> {
         let key = SymmetricKey::generate()?;
         let sealed = key.seal(b"accounts/full_name/1", b"Ada Lovelace")?;
-        assert_eq!(key.open(b"accounts/full_name/1", &sealed)?.as_slice(), b"Ada Lovelace");
+        assert_eq!(
+            key.open(b"accounts/full_name/1", &sealed)?.as_slice(),
+            b"Ada Lovelace"
+        );
         assert!(key.open(b"accounts/full_name/2", &sealed).is_err());
         let mut altered = sealed.clone();
         if let Some(last) = altered.last_mut() {

@@ -62,14 +62,27 @@ impl Provision {
     }
 
     pub fn migrator_url(&self, admin: &MySqlConnectOptions) -> SecretString {
-        user_url(admin, &self.migrator_user, &self.migrator_password, &self.database)
+        user_url(
+            admin,
+            &self.migrator_user,
+            &self.migrator_password,
+            &self.database,
+        )
     }
 }
 
-fn user_url(admin: &MySqlConnectOptions, user: &str, password: &SecretString, db: &str) -> SecretString {
+fn user_url(
+    admin: &MySqlConnectOptions,
+    user: &str,
+    password: &SecretString,
+    db: &str,
+) -> SecretString {
     let host = admin.get_host();
     let port = admin.get_port();
-    SecretString::from(format!("mysql://{user}:{}@{host}:{port}/{db}", password.expose_secret()))
+    SecretString::from(format!(
+        "mysql://{user}:{}@{host}:{port}/{db}",
+        password.expose_secret()
+    ))
 }
 
 fn random_password() -> anyhow::Result<SecretString> {
@@ -86,7 +99,9 @@ fn random_password() -> anyhow::Result<SecretString> {
 fn check_identifier(name: &str) -> anyhow::Result<&str> {
     let ok = !name.is_empty()
         && name.len() <= 32
-        && name.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        && name
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
     if !ok {
         bail!("{name:?} is not a valid database or user name (a-z, 0-9, _; at most 32)");
     }
@@ -95,7 +110,9 @@ fn check_identifier(name: &str) -> anyhow::Result<&str> {
 
 fn check_literal(secret: &SecretString) -> anyhow::Result<&str> {
     let s = secret.expose_secret();
-    if s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_') {
+    if s.bytes()
+        .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+    {
         Ok(s)
     } else {
         bail!("generated passwords use a URL-safe alphabet only")
@@ -140,14 +157,20 @@ pub async fn provision(admin: &MySqlConnectOptions, p: &Provision) -> anyhow::Re
             "GRANT ALL PRIVILEGES ON `{db}`.* TO '{mig}'@'{host}';\n"
         ));
     }
-    sqlx::raw_sql(AssertSqlSafe(ddl)).execute(&mut conn).await.context("creating the database and users")?;
+    sqlx::raw_sql(AssertSqlSafe(ddl))
+        .execute(&mut conn)
+        .await
+        .context("creating the database and users")?;
 
     let migrator = MySqlPoolOptions::new()
         .max_connections(1)
         .connect_with(admin.clone().username(mig).password(mig_pw).database(db))
         .await
         .context("connecting as the migrator")?;
-    MIGRATOR.run(&migrator).await.context("running the migrations")?;
+    MIGRATOR
+        .run(&migrator)
+        .await
+        .context("running the migrations")?;
     migrator.close().await;
 
     let mut grants = String::new();
@@ -155,12 +178,19 @@ pub async fn provision(admin: &MySqlConnectOptions, p: &Provision) -> anyhow::Re
         let host = check_host(host)?;
         // Start from nothing so that a privilege removed from grants.rs is
         // also removed from the server.
-        grants.push_str(&format!("REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{app}'@'{host}';\n"));
+        grants.push_str(&format!(
+            "REVOKE ALL PRIVILEGES, GRANT OPTION FROM '{app}'@'{host}';\n"
+        ));
         for (table, privileges) in grants::APP_GRANTS {
-            grants.push_str(&format!("GRANT {privileges} ON `{db}`.`{table}` TO '{app}'@'{host}';\n"));
+            grants.push_str(&format!(
+                "GRANT {privileges} ON `{db}`.`{table}` TO '{app}'@'{host}';\n"
+            ));
         }
     }
-    sqlx::raw_sql(AssertSqlSafe(grants)).execute(&mut conn).await.context("granting the application user")?;
+    sqlx::raw_sql(AssertSqlSafe(grants))
+        .execute(&mut conn)
+        .await
+        .context("granting the application user")?;
     Ok(())
 }
 
@@ -168,7 +198,11 @@ fn check_host(host: &str) -> anyhow::Result<&str> {
     let ok = host
         .bytes()
         .all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-' || b == b'%' || b == b':');
-    if ok && !host.is_empty() { Ok(host) } else { bail!("{host:?} is not a valid host pattern") }
+    if ok && !host.is_empty() {
+        Ok(host)
+    } else {
+        bail!("{host:?} is not a valid host pattern")
+    }
 }
 
 /// Drops what `provision` created (tests clean up with this).

@@ -89,7 +89,10 @@ mod tests {
     #[test]
     fn forwarded_for_is_ignored_from_untrusted_peers() {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap_or_default()];
-        assert_eq!(resolve(ip("203.0.113.9"), Some("198.51.100.1"), &trusted), ip("203.0.113.9"));
+        assert_eq!(
+            resolve(ip("203.0.113.9"), Some("198.51.100.1"), &trusted),
+            ip("203.0.113.9")
+        );
     }
 
     #[test]
@@ -97,10 +100,16 @@ mod tests {
         let trusted: Vec<IpNet> = vec!["10.0.0.0/8".parse().unwrap_or_default()];
         // The client forged the first entry; our proxy appended the real one.
         let header = "192.0.2.66, 198.51.100.1";
-        assert_eq!(resolve(ip("10.0.0.5"), Some(header), &trusted), ip("198.51.100.1"));
+        assert_eq!(
+            resolve(ip("10.0.0.5"), Some(header), &trusted),
+            ip("198.51.100.1")
+        );
         // Two proxies of ours in a row.
         let header = "198.51.100.1, 10.0.0.7";
-        assert_eq!(resolve(ip("10.0.0.5"), Some(header), &trusted), ip("198.51.100.1"));
+        assert_eq!(
+            resolve(ip("10.0.0.5"), Some(header), &trusted),
+            ip("198.51.100.1")
+        );
         assert_eq!(resolve(ip("10.0.0.5"), None, &trusted), ip("10.0.0.5"));
     }
 }

@@ -55,7 +55,11 @@ impl ApiError {
     }
 
     pub fn unauthorized() -> Self {
-        Self::new(StatusCode::UNAUTHORIZED, "unauthorized", "A valid access token is required")
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "unauthorized",
+            "A valid access token is required",
+        )
     }
 
     pub fn invalid_credentials() -> Self {
@@ -109,15 +113,20 @@ impl ApiError {
     pub fn from_status(status: StatusCode) -> Self {
         let (slug, title) = match status {
             StatusCode::NOT_FOUND => ("not-found", "There is nothing here"),
-            StatusCode::METHOD_NOT_ALLOWED => ("method-not-allowed", "This method is not allowed here"),
-            StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "The request body is too large"),
-            StatusCode::UNSUPPORTED_MEDIA_TYPE => {
-                ("unsupported-media-type", "The body must be application/json")
+            StatusCode::METHOD_NOT_ALLOWED => {
+                ("method-not-allowed", "This method is not allowed here")
             }
+            StatusCode::PAYLOAD_TOO_LARGE => ("payload-too-large", "The request body is too large"),
+            StatusCode::UNSUPPORTED_MEDIA_TYPE => (
+                "unsupported-media-type",
+                "The body must be application/json",
+            ),
             StatusCode::REQUEST_TIMEOUT | StatusCode::SERVICE_UNAVAILABLE => {
                 ("unavailable", "The request could not be completed in time")
             }
-            status if status.is_server_error() => ("internal-error", "Something went wrong on our side"),
+            status if status.is_server_error() => {
+                ("internal-error", "Something went wrong on our side")
+            }
             _ => ("bad-request", "The request is invalid"),
         };
         Self::new(status, slug, title)

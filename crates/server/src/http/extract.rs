@@ -47,13 +47,21 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         return match deserializer.end() {
             Ok(()) => Ok(value),
             // Trailing bytes after the JSON value.
-            Err(_) => Err(ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON")),
+            Err(_) => Err(ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "The body is not valid JSON",
+            )),
         };
     }
     parsed.map_err(|error| {
         let inner = error.inner();
         if inner.is_syntax() || inner.is_eof() || inner.is_io() {
-            return ApiError::new(StatusCode::BAD_REQUEST, "malformed-json", "The body is not valid JSON");
+            return ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "malformed-json",
+                "The body is not valid JSON",
+            );
         }
         let mut pointer = json_pointer(error.path());
         let message = inner.to_string();
@@ -103,10 +111,13 @@ impl<S: Send + Sync> FromRequestParts<S> for IdPath {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let axum::extract::Path(raw) = axum::extract::Path::<String>::from_request_parts(parts, state)
-            .await
-            .map_err(|_| ApiError::not_found())?;
-        Uuid::try_parse(&raw).map(IdPath).map_err(|_| ApiError::not_found())
+        let axum::extract::Path(raw) =
+            axum::extract::Path::<String>::from_request_parts(parts, state)
+                .await
+                .map_err(|_| ApiError::not_found())?;
+        Uuid::try_parse(&raw)
+            .map(IdPath)
+            .map_err(|_| ApiError::not_found())
     }
 }
 
@@ -162,8 +173,14 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        assert_eq!(problem(r#"{"role":"admin"}"#).0, StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(problem(r#"{"full_name":"Ada","role":"admin"}"#).0, StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(
+            problem(r#"{"role":"admin"}"#).0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
+        assert_eq!(
+            problem(r#"{"full_name":"Ada","role":"admin"}"#).0,
+            StatusCode::UNPROCESSABLE_ENTITY
+        );
         assert_eq!(problem(r#"{"full_name":"Ada"}"#).0, StatusCode::OK);
     }
 

@@ -36,7 +36,10 @@ pub async fn request_id(request: Request, next: Next) -> Response {
     );
     let started = std::time::Instant::now();
     let mut response = REQUEST_ID
-        .scope(id.clone(), tracing::Instrument::instrument(next.run(request), span.clone()))
+        .scope(
+            id.clone(),
+            tracing::Instrument::instrument(next.run(request), span.clone()),
+        )
         .await;
     span.in_scope(|| {
         tracing::info!(
@@ -91,7 +94,9 @@ pub async fn security_headers(request: Request, next: Next) -> Response {
         ),
     ];
     for (name, value) in fixed {
-        headers.entry(name).or_insert(HeaderValue::from_static(value));
+        headers
+            .entry(name)
+            .or_insert(HeaderValue::from_static(value));
     }
     response
 }
