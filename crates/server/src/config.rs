@@ -172,7 +172,20 @@ impl Config {
         if let Ok(path) = std::env::var("RAMPART_CONFIG") {
             figment = figment.merge(Toml::file_exact(path));
         }
-        let figment = figment.merge(Env::prefixed("RAMPART_").ignore(&["CONFIG"]).split("__"));
+        // Unknown RAMPART_* settings are errors (a typo must not silently
+        // fall back to a default); these names belong to the scripts and tools.
+        let env = Env::prefixed("RAMPART_")
+            .ignore(&[
+                "config",
+                "log",
+                "admin_database_url",
+                "migrator_database_url",
+                "test_admin_url",
+                "db_port",
+                "db_server_bin",
+            ])
+            .split("__");
+        let figment = figment.merge(env);
         let config: Self = figment.extract().context("reading the configuration")?;
         config.check()?;
         Ok(config)
