@@ -24,7 +24,7 @@ pub const INVALID_MESSAGES: &[&str] = &[
     POSTAL_CODE_INVALID,
 ];
 
-const EMAIL_INVALID: &str = "must be an e-mail address of at most 254 characters";
+const EMAIL_INVALID: &str = "must be an e-mail address of at most 254 bytes";
 const PASSWORD_LENGTH: &str = "must be 12 to 256 characters long";
 const NAME_INVALID: &str = "must be 1 to 100 characters without control characters";
 const PHONE_INVALID: &str = "must be a phone number in E.164 form, such as +41446681800";
@@ -94,7 +94,13 @@ string_value!(
             && !domain.starts_with('.')
             && !domain.ends_with('.')
             && !domain.contains("..");
-        if local.is_empty() || local.len() > 64 || !domain_ok || value.contains(char::is_whitespace) {
+        // 254 bytes, not characters: the SMTP limit, and what the column holds.
+        if local.is_empty()
+            || local.len() > 64
+            || value.len() > 254
+            || !domain_ok
+            || value.contains(char::is_whitespace)
+        {
             return Err(Invalid(EMAIL_INVALID));
         }
         Ok(value)

@@ -73,6 +73,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         .clone()
         .context("RAMPART_DATABASE_URL is not set")?;
     let db = db::connect(&url, config.database_max_connections).await?;
+    db::check_schema(&db).await?;
     let keys = Keys::open(&db, master_key(&config)?).await?;
     keys.spawn_poller(
         db.clone(),
@@ -167,8 +168,8 @@ pub fn router_with(state: AppState, extra: Router<AppState>) -> Router {
         ))
         .layer(CatchPanicLayer::custom(middleware::panic_response))
         .layer(from_fn_with_state(trusted, client_addr::layer))
-        .layer(from_fn(middleware::security_headers))
         .layer(from_fn(middleware::problem_fallback))
+        .layer(from_fn(middleware::security_headers))
         .layer(from_fn(middleware::request_id))
 }
 

@@ -4,7 +4,7 @@ use std::time::Duration;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand, ValueEnum};
-use secrecy::{ExposeSecret, SecretString};
+use secrecy::SecretString;
 
 use crate::audit::{self, Verdict};
 use crate::config::{Config, Mode};
@@ -217,10 +217,5 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Some(dir) => println!("rampart: outbox (development mail) in {}", dir.display()),
         None => println!("rampart: mail goes out by SMTP"),
     }
-    let _ = state
-        .config
-        .database_url
-        .as_ref()
-        .map(ExposeSecret::expose_secret);
     app::serve(listener, state, app::shutdown_signal()).await
 }

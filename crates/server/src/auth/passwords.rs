@@ -16,7 +16,7 @@ use argon2::password_hash::phc::{Output, ParamsString, PasswordHash, Salt};
 use argon2::{Algorithm, Argon2, Block, Params, Version};
 use secrecy::{ExposeSecret, SecretString};
 use subtle::ConstantTimeEq;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 use zeroize::Zeroizing;
 
 use crate::config::Argon2Config;
@@ -36,7 +36,15 @@ pub struct Verified {
     pub needs_rehash: bool,
 }
 
-enum Job {
+/// A job holds its slot until a worker has finished or skipped it, so jobs
+/// of requests that went away (client gone, timeout) still count against
+/// the limit until they leave the queue.
+struct Job {
+    work: Work,
+    _slot: OwnedSemaphorePermit,
+}
+
+enum Work {
     Hash {
         password: Zeroizing<String>,
         reply: oneshot::Sender<anyhow::Result<String>>,
@@ -95,9 +103,9 @@ impl PasswordHasher {
 
     async fn submit<T>(
         &self,
-        make: impl FnOnce(oneshot::Sender<anyhow::Result<T>>) -> Job,
+        make: impl FnOnce(oneshot::Sender<anyhow::Result<T>>) -> Work,
     ) -> Result<T, HashError> {
-        let _permit = tokio::time::timeout(self.wait, Arc::clone(&self.slots).acquire_owned())
+        let slot = tokio::time::timeout(self.wait, Arc::clone(&self.slots).acquire_owned())
             .await
             .map_err(|_| HashError::Busy)?
             .map_err(|_| HashError::Failed(anyhow!("password hasher closed")))?;
@@ -110,8 +118,12 @@ impl PasswordHasher {
             let sender = jobs
                 .as_ref()
                 .ok_or_else(|| anyhow!("password hasher stopped"))?;
+            let job = Job {
+                work: make(reply),
+                _slot: slot,
+            };
             sender
-                .send(make(reply))
+                .send(job)
                 .map_err(|_| anyhow!("password hashing threads are gone"))?;
         }
         Ok(answer
@@ -122,14 +134,14 @@ impl PasswordHasher {
     /// A new PHC string for `password` with the configured parameters.
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let password = Zeroizing::new(password.to_owned());
-        self.submit(|reply| Job::Hash { password, reply }).await
+        self.submit(|reply| Work::Hash { password, reply }).await
     }
 
     /// Checks `password` against a stored PHC string in constant time.
     pub async fn verify(&self, password: &str, phc: &str) -> Result<Verified, HashError> {
         let password = Zeroizing::new(password.to_owned());
         let phc = phc.to_owned();
-        self.submit(|reply| Job::Verify {
+        self.submit(|reply| Work::Verify {
             password,
             phc,
             reply,
@@ -156,11 +168,14 @@ fn worker(engine: &Engine, receiver: &Mutex<mpsc::Receiver<Job>>) {
             Err(_) => return,
         };
         let Ok(job) = job else { return };
-        match job {
-            Job::Hash { password, reply } => {
+        match job.work {
+            // Nobody waits for the answer any more: skip the 15 ms of work.
+            Work::Hash { reply, .. } if reply.is_closed() => {}
+            Work::Verify { reply, .. } if reply.is_closed() => {}
+            Work::Hash { password, reply } => {
                 let _ = reply.send(engine.hash(&password, &mut memory));
             }
-            Job::Verify {
+            Work::Verify {
                 password,
                 phc,
                 reply,

@@ -33,6 +33,24 @@ pub async fn connect(url: &SecretString, max_connections: u32) -> anyhow::Result
         .context("connecting to the database")
 }
 
+/// Refuses to serve on a schema older than this build's migrations.
+pub async fn check_schema(pool: &MySqlPool) -> anyhow::Result<()> {
+    let applied: Option<i64> =
+        sqlx::query_scalar("SELECT MAX(version) FROM _sqlx_migrations WHERE success = 1")
+            .fetch_one(pool)
+            .await
+            .context("reading the schema version (run `rampart db migrate` first)")?;
+    let needed = MIGRATOR.iter().map(|m| m.version).max();
+    if applied < needed {
+        bail!(
+            "the database schema is at version {}, this server needs {}: run `rampart db migrate`",
+            applied.unwrap_or(0),
+            needed.unwrap_or(0)
+        );
+    }
+    Ok(())
+}
+
 /// The names and passwords `provision` creates.
 pub struct Provision {
     pub database: String,

@@ -132,6 +132,13 @@ impl ApiError {
         Self::new(status, slug, title)
     }
 
+    /// Re-labels a problem (keeping its field errors).
+    pub fn status_and_slug(&mut self, status: StatusCode, slug: &'static str, title: &'static str) {
+        self.status = status;
+        self.slug = slug;
+        self.title = title;
+    }
+
     pub fn status(&self) -> StatusCode {
         self.status
     }

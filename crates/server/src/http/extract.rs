@@ -69,7 +69,18 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             pointer = format!("{}/{}", pointer.trim_end_matches('/'), field);
             "is required"
         } else if message.starts_with("unknown field") {
-            "is not a field of this request"
+            // A field this request does not take (`role`, or `email` in a
+            // profile update) is a malformed request, not a bad value.
+            let mut error = ApiError::validation(vec![FieldProblem {
+                pointer,
+                detail: "is not a field of this request".to_owned(),
+            }]);
+            error.status_and_slug(
+                StatusCode::BAD_REQUEST,
+                "unknown-field",
+                "The body has a field this request does not take",
+            );
+            return error;
         } else if let Some(known) = INVALID_MESSAGES.iter().find(|m| message.starts_with(**m)) {
             known
         } else {
@@ -173,13 +184,10 @@ mod tests {
 
     #[test]
     fn unknown_fields_are_refused() {
-        assert_eq!(
-            problem(r#"{"role":"admin"}"#).0,
-            StatusCode::UNPROCESSABLE_ENTITY
-        );
+        assert_eq!(problem(r#"{"role":"admin"}"#).0, StatusCode::BAD_REQUEST);
         assert_eq!(
             problem(r#"{"full_name":"Ada","role":"admin"}"#).0,
-            StatusCode::UNPROCESSABLE_ENTITY
+            StatusCode::BAD_REQUEST
         );
         assert_eq!(problem(r#"{"full_name":"Ada"}"#).0, StatusCode::OK);
     }

@@ -64,10 +64,12 @@ pub async fn problem_fallback(request: Request, next: Next) -> Response {
         .get(header::CONTENT_TYPE)
         .is_some_and(|v| v.as_bytes().starts_with(b"application/problem+json"));
     if (status.is_client_error() || status.is_server_error()) && !is_problem {
-        let retry_after = response.headers().get(header::RETRY_AFTER).cloned();
         let mut problem = ApiError::from_status(status).into_response();
-        if let Some(value) = retry_after {
-            problem.headers_mut().insert(header::RETRY_AFTER, value);
+        // Keep what the client needs to act on the error.
+        for name in [header::RETRY_AFTER, header::ALLOW] {
+            if let Some(value) = response.headers().get(&name) {
+                problem.headers_mut().insert(name, value.clone());
+            }
         }
         return problem;
     }
