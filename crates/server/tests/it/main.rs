@@ -4,6 +4,7 @@
 //! RAMPART_TEST_ADMIN_URL (or uses DATABASE_URL when that is set).
 
 mod audit_trail;
+mod cli;
 mod database;
 mod enumeration;
 mod flow;
