@@ -7,6 +7,7 @@
 //! hashing; a request that cannot get a slot within a short wait is answered
 //! 503 with Retry-After instead of piling up.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -58,6 +59,9 @@ enum Work {
 
 pub struct PasswordHasher {
     jobs: Mutex<Option<mpsc::Sender<Job>>>,
+    /// Hashes computed so far (hash and verify alike), for metrics and for
+    /// tests that check that two paths do the same work.
+    computed: Arc<AtomicU64>,
     slots: Arc<Semaphore>,
     wait: Duration,
 }
@@ -86,16 +90,19 @@ impl PasswordHasher {
         };
         let (sender, receiver) = mpsc::channel::<Job>();
         let receiver = Arc::new(Mutex::new(receiver));
+        let computed = Arc::new(AtomicU64::new(0));
         for index in 0..workers.max(1) {
             let receiver = Arc::clone(&receiver);
             let engine = engine.clone();
+            let computed = Arc::clone(&computed);
             std::thread::Builder::new()
                 .name(format!("argon2-{index}"))
-                .spawn(move || worker(&engine, &receiver))
+                .spawn(move || worker(&engine, &receiver, &computed))
                 .context("starting a password hashing thread")?;
         }
         Ok(Self {
             jobs: Mutex::new(Some(sender)),
+            computed,
             slots: Arc::new(Semaphore::new(max_in_flight.max(workers).max(1))),
             wait,
         })
@@ -131,6 +138,11 @@ impl PasswordHasher {
             .map_err(|_| anyhow!("password hashing thread dropped a job"))??)
     }
 
+    /// How many hashes the workers have computed since start.
+    pub fn computed(&self) -> u64 {
+        self.computed.load(Ordering::Relaxed)
+    }
+
     /// A new PHC string for `password` with the configured parameters.
     pub async fn hash(&self, password: &str) -> Result<String, HashError> {
         let password = Zeroizing::new(password.to_owned());
@@ -159,7 +171,7 @@ impl Drop for PasswordHasher {
     }
 }
 
-fn worker(engine: &Engine, receiver: &Mutex<mpsc::Receiver<Job>>) {
+fn worker(engine: &Engine, receiver: &Mutex<mpsc::Receiver<Job>>, computed: &AtomicU64) {
     // This thread's Argon2 memory, allocated once and reused by every hash.
     let mut memory = vec![Block::default(); engine.params.block_count()];
     loop {
@@ -173,6 +185,7 @@ fn worker(engine: &Engine, receiver: &Mutex<mpsc::Receiver<Job>>) {
             Work::Hash { reply, .. } if reply.is_closed() => {}
             Work::Verify { reply, .. } if reply.is_closed() => {}
             Work::Hash { password, reply } => {
+                computed.fetch_add(1, Ordering::Relaxed);
                 let _ = reply.send(engine.hash(&password, &mut memory));
             }
             Work::Verify {
@@ -180,6 +193,7 @@ fn worker(engine: &Engine, receiver: &Mutex<mpsc::Receiver<Job>>) {
                 phc,
                 reply,
             } => {
+                computed.fetch_add(1, Ordering::Relaxed);
                 let _ = reply.send(engine.verify(&password, &phc, &mut memory));
             }
         }
