@@ -217,5 +217,8 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         Some(dir) => println!("rampart: outbox (development mail) in {}", dir.display()),
         None => println!("rampart: mail goes out by SMTP"),
     }
-    app::serve(listener, state, app::shutdown_signal()).await
+    let mailer = state.mailer.clone();
+    let served = app::serve(listener, state, app::shutdown_signal()).await;
+    mailer.flush(Duration::from_secs(10)).await;
+    served
 }

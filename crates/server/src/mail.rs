@@ -11,6 +11,7 @@ use lettre::message::header::{ContentTransferEncoding, ContentType};
 use lettre::message::{Body, Mailbox};
 use lettre::{AsyncFileTransport, AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use secrecy::ExposeSecret;
+use tokio_util::task::TaskTracker;
 
 use crate::config::Config;
 
@@ -19,6 +20,8 @@ pub struct Mailer(Arc<Inner>);
 
 struct Inner {
     transport: Transport,
+    /// Mails still being sent, so that shutdown can wait for them.
+    pending: TaskTracker,
     from: Mailbox,
     web_url: String,
 }
@@ -49,9 +52,25 @@ impl Mailer {
         };
         Ok(Self(Arc::new(Inner {
             transport,
+            pending: TaskTracker::new(),
             from,
             web_url: config.public_web_url.trim_end_matches('/').to_owned(),
         })))
+    }
+
+    /// Waits (at most `limit`) for mails still being sent; called at shutdown
+    /// so that a mail whose transaction committed is not dropped.
+    pub async fn flush(&self, limit: std::time::Duration) {
+        self.0.pending.close();
+        if tokio::time::timeout(limit, self.0.pending.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                pending = self.0.pending.len(),
+                "shutting down with mail still unsent"
+            );
+        }
     }
 
     /// Where development mail goes, if it goes to a folder.
@@ -86,7 +105,7 @@ impl Mailer {
         };
         let mailer = self.clone();
         let subject = subject.to_owned();
-        tokio::spawn(async move {
+        self.0.pending.spawn(async move {
             let sent = match &mailer.0.transport {
                 Transport::Outbox(outbox, _) => outbox
                     .send(message)
