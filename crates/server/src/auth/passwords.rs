@@ -364,6 +364,30 @@ mod tests {
     }
 
     #[tokio::test]
+    async fn a_job_whose_request_went_away_is_skipped() -> anyhow::Result<()> {
+        let hasher = Arc::new(PasswordHasher::start(
+            ARGON2_MINIMUM,
+            None,
+            1,
+            4,
+            Duration::from_secs(5),
+        )?);
+        let first = tokio::spawn({
+            let hasher = Arc::clone(&hasher);
+            async move { hasher.hash("correct horse battery staple").await }
+        });
+        tokio::time::sleep(Duration::from_millis(2)).await;
+        // This request gives up while its job waits behind the first.
+        let abandoned =
+            tokio::time::timeout(Duration::from_millis(1), hasher.hash("another password")).await;
+        assert!(abandoned.is_err());
+        assert!(first.await?.is_ok());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert_eq!(hasher.computed(), 1);
+        Ok(())
+    }
+
+    #[tokio::test]
     async fn a_full_pool_answers_busy_instead_of_queueing_forever() -> anyhow::Result<()> {
         let hasher = Arc::new(PasswordHasher::start(
             ARGON2_MINIMUM,
