@@ -157,7 +157,9 @@ async fn verify_reports_the_first_altered_removed_or_reordered_record() -> TestR
 
 #[tokio::test]
 async fn concurrent_actions_neither_break_the_chain_nor_lose_a_record() -> TestResult {
-    let app = TestApp::spawn_with(json!({ "database_max_connections": 16 })).await;
+    // A long hashing wait: on a busy machine the 20 sign-ins must queue, not get 503.
+    let app =
+        TestApp::spawn_with(json!({ "database_max_connections": 16, "hash_wait_ms": 30000 })).await;
     let (token, _) = app.signed_up("busy@example.com", "Busy").await;
     let before = match verdict(&app).await {
         Verdict::Intact { records } => records,
