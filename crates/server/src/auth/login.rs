@@ -186,8 +186,8 @@ pub async fn refresh(
     let mut tx = state.db.begin().await?;
     // The row lock serializes concurrent uses of one token.
     let row = sqlx::query(
-        "SELECT t.session_id, t.used_at, t.grace_used, s.account_id, s.revoked_at, s.expires_at \
-         FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
+        "SELECT t.session_id, t.parent_hash, t.used_at, t.grace_used, s.account_id, s.revoked_at, \
+         s.expires_at FROM refresh_tokens t JOIN sessions s ON s.id = t.session_id \
          WHERE t.token_hash = ? FOR UPDATE",
     )
     .bind(hash.as_slice())
@@ -198,6 +198,7 @@ pub async fn refresh(
     };
     let session_id: Uuid = row.try_get("session_id")?;
     let account_id: Uuid = row.try_get("account_id")?;
+    let parent_hash: Option<Vec<u8>> = row.try_get("parent_hash")?;
     let used_at: Option<DateTime<Utc>> = row.try_get("used_at")?;
     let grace_used: bool = row.try_get("grace_used")?;
     let revoked_at: Option<DateTime<Utc>> = row.try_get("revoked_at")?;
@@ -238,8 +239,24 @@ pub async fn refresh(
             .bind(hash.as_slice())
             .execute(&mut *tx)
             .await?;
+        // Siblings minted by a grace replay of the same parent are retired
+        // without a grace of their own: one of them goes on, and presenting
+        // another later is reuse. So a replay cannot fork the session into
+        // two live chains.
+        if let Some(parent) = &parent_hash {
+            sqlx::query(
+                "UPDATE refresh_tokens SET used_at = ?, grace_used = 1 \
+                 WHERE parent_hash = ? AND session_id = ? AND used_at IS NULL",
+            )
+            .bind(now)
+            .bind(parent)
+            .bind(session_id)
+            .execute(&mut *tx)
+            .await?;
+        }
     }
-    let token = sessions::add_refresh_token(&mut tx, session_id, now).await?;
+    let token =
+        sessions::add_refresh_token(&mut tx, session_id, Some(hash.as_slice()), now).await?;
     sqlx::query("UPDATE sessions SET last_seen_at = ? WHERE id = ?")
         .bind(now)
         .bind(session_id)

@@ -21,6 +21,23 @@ use crate::state::AppState;
 pub const RESET_PURPOSE: &str = "password_reset";
 pub const RESET_LIFETIME: Duration = Duration::minutes(30);
 
+/// Retires every reset link of the account still out there: once the
+/// password changed, an older leaked link must not change it again.
+async fn retire_reset_links(
+    conn: &mut sqlx::MySqlConnection,
+    account_id: uuid::Uuid,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE email_tokens SET used_at = ? WHERE account_id = ? AND purpose = ? AND used_at IS NULL",
+    )
+    .bind(Utc::now())
+    .bind(account_id)
+    .bind(RESET_PURPOSE)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
 #[utoipa::path(
     post, path = "/v1/auth/password/forgot", tag = "auth",
     request_body = ForgotPasswordRequest,
@@ -140,6 +157,7 @@ pub async fn reset(
     .execute(&mut *tx)
     .await?;
     sessions::revoke_all(&mut tx, account_id, None, "password_reset").await?;
+    retire_reset_links(&mut tx, account_id).await?;
     let event = Event {
         actor: Actor::Customer(account_id),
         action: "auth.password_reset",
@@ -222,6 +240,7 @@ pub async fn change(
         "password_change",
     )
     .await?;
+    retire_reset_links(&mut tx, account.id).await?;
     audit::record(&mut tx, &ring, event(Outcome::Success)).await?;
     tx.commit().await?;
     state.mailer.password_changed(&email);

@@ -40,20 +40,26 @@ pub async fn create(
     .bind(now + lifetime)
     .execute(&mut *conn)
     .await?;
-    let token = add_refresh_token(conn, id, now).await?;
+    let token = add_refresh_token(conn, id, None, now).await?;
     Ok((id, token))
 }
 
+/// Mints a refresh token for the session; `parent` is the hash of the token
+/// it replaces.
 pub async fn add_refresh_token(
     conn: &mut MySqlConnection,
     session_id: Uuid,
+    parent: Option<&[u8]>,
     now: DateTime<Utc>,
 ) -> anyhow::Result<String> {
     let (token, hash) = new_token()?;
-    sqlx::query("INSERT INTO refresh_tokens (token_hash, session_id, created_at) VALUES (?, ?, ?)")
-        .bind(hash.as_slice())
-        .bind(session_id)
-        .bind(now)
+    sqlx::query(
+        "INSERT INTO refresh_tokens (token_hash, session_id, parent_hash, created_at) VALUES (?, ?, ?, ?)",
+    )
+    .bind(hash.as_slice())
+    .bind(session_id)
+    .bind(parent)
+    .bind(now)
         .execute(conn)
         .await?;
     Ok(token)

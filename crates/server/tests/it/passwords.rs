@@ -179,3 +179,49 @@ async fn a_flood_of_sign_ins_gets_503_with_retry_after_instead_of_piling_up() ->
     assert!(busy > 0, "no request was turned away");
     Ok(())
 }
+
+#[tokio::test]
+async fn a_new_password_retires_every_reset_link_still_out_there() -> TestResult {
+    let app = TestApp::spawn().await;
+    let email = "links@example.com";
+    app.signed_up(email, "Link Holder").await;
+    app.post("/v1/auth/password/forgot", json!({ "email": email }))
+        .await;
+    let first = app.link_token(email, "/reset-password", 2).await;
+    app.post("/v1/auth/password/forgot", json!({ "email": email }))
+        .await;
+    let second = app.link_token(email, "/reset-password", 3).await;
+    assert_ne!(first, second);
+
+    // Resetting with one link kills the other.
+    let reset = json!({ "token": second, "new_password": NEW_PASSWORD });
+    assert_eq!(
+        app.post("/v1/auth/password/reset", reset).await.0,
+        StatusCode::NO_CONTENT
+    );
+    let stale = json!({ "token": first, "new_password": "another fine long passphrase" });
+    assert_eq!(
+        app.post("/v1/auth/password/reset", stale).await.0,
+        StatusCode::BAD_REQUEST
+    );
+
+    // So does changing the password while signed in.
+    let (access, _) = app.login(email, NEW_PASSWORD).await;
+    app.post("/v1/auth/password/forgot", json!({ "email": email }))
+        .await;
+    // Mails so far: verify, two links, "password changed", this link.
+    let third = app.link_token(email, "/reset-password", 5).await;
+    let change = json!({ "current_password": NEW_PASSWORD, "new_password": PASSWORD });
+    assert_eq!(
+        app.call(Method::POST, "/v1/me/password", Some(&access), Some(change))
+            .await
+            .0,
+        StatusCode::NO_CONTENT
+    );
+    let stale = json!({ "token": third, "new_password": "another fine long passphrase" });
+    assert_eq!(
+        app.post("/v1/auth/password/reset", stale).await.0,
+        StatusCode::BAD_REQUEST
+    );
+    Ok(())
+}

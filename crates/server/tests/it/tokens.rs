@@ -291,3 +291,75 @@ async fn refresh_tokens_are_stored_only_as_hashes_and_expire_with_the_session() 
     );
     Ok(())
 }
+
+#[tokio::test]
+async fn a_grace_replay_cannot_fork_the_session_into_two_live_chains() -> TestResult {
+    let app = TestApp::spawn().await;
+    let (_, r0) = app.signed_up("fork@example.com", "Forked").await;
+    let refresh = |token: String| {
+        let app = &app;
+        async move {
+            app.post("/v1/auth/refresh", json!({ "refresh_token": token }))
+                .await
+        }
+    };
+    // The victim refreshes; a thief replays the same token within the grace.
+    let (_, victim) = refresh(r0.clone()).await;
+    let (status, thief) = refresh(r0).await;
+    assert_eq!(status, StatusCode::OK);
+    let (_, r1) = tokens_of(&victim);
+    let (thief_access, r1_thief) = tokens_of(&thief);
+    // The victim goes on first: the thief's sibling is retired, and using it
+    // is reuse, which ends the session for both.
+    let (status, victim) = refresh(r1).await;
+    assert_eq!(status, StatusCode::OK);
+    let (victim_access, r2) = tokens_of(&victim);
+    assert_eq!(refresh(r1_thief).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(refresh(r2).await.0, StatusCode::UNAUTHORIZED);
+    assert_eq!(
+        app.get_as("/v1/me", &victim_access).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get_as("/v1/me", &thief_access).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    Ok(())
+}
+
+#[tokio::test]
+async fn a_racing_client_may_go_on_with_either_of_the_two_tokens_it_got() -> TestResult {
+    let app = TestApp::spawn().await;
+    for keep_second in [false, true] {
+        let email = if keep_second {
+            "second@example.com"
+        } else {
+            "first@example.com"
+        };
+        let (_, r0) = app.signed_up(email, "Racer").await;
+        let (_, a) = app
+            .post("/v1/auth/refresh", json!({ "refresh_token": r0 }))
+            .await;
+        let (_, b) = app
+            .post("/v1/auth/refresh", json!({ "refresh_token": r0 }))
+            .await;
+        let kept = if keep_second {
+            tokens_of(&b).1
+        } else {
+            tokens_of(&a).1
+        };
+        let (status, next) = app
+            .post("/v1/auth/refresh", json!({ "refresh_token": kept }))
+            .await;
+        assert_eq!(status, StatusCode::OK, "{next}");
+        let (access, later) = tokens_of(&next);
+        assert_eq!(
+            app.post("/v1/auth/refresh", json!({ "refresh_token": later }))
+                .await
+                .0,
+            StatusCode::OK
+        );
+        assert_eq!(app.get_as("/v1/me", &access).await.0, StatusCode::OK);
+    }
+    Ok(())
+}
