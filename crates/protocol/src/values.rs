@@ -33,8 +33,23 @@ const TEXT_INVALID: &str = "is empty, too long or contains control characters";
 const COUNTRY_INVALID: &str = "must be an ISO 3166-1 alpha-2 country code, such as CH";
 const POSTAL_CODE_INVALID: &str = "must be 1 to 16 letters, digits, spaces or dashes";
 
+/// Control characters, and the invisible format characters that make text
+/// look other than it is: zero-width characters, bidirectional overrides
+/// and isolates, the byte-order mark, the soft hyphen.
 fn has_control(s: &str) -> bool {
-    s.chars().any(char::is_control)
+    s.chars().any(|c| {
+        c.is_control()
+            || matches!(c,
+                '\u{00AD}'
+                | '\u{061C}'
+                | '\u{180E}'
+                | '\u{200B}'..='\u{200F}'
+                | '\u{202A}'..='\u{202E}'
+                | '\u{2060}'..='\u{2064}'
+                | '\u{2066}'..='\u{206F}'
+                | '\u{FEFF}'
+                | '\u{FFF9}'..='\u{FFFB}')
+    })
 }
 
 /// Trims, normalizes to NFC and checks length (in characters) and control
@@ -100,6 +115,11 @@ string_value!(
             || value.len() > 254
             || !domain_ok
             || value.contains(char::is_whitespace)
+            // Domain literals ("user@[127.0.0.1]") and MIME encoded words
+            // are valid in theory and trouble in practice: mailers refuse
+            // or rewrite them.
+            || domain.starts_with('[')
+            || value.contains("=?")
         {
             return Err(Invalid(EMAIL_INVALID));
         }
@@ -361,6 +381,15 @@ mod tests {
         let password = Password::parse("correct horse battery").map(|p| format!("{p:?}"));
         assert_eq!(email.as_deref(), Ok("Email([redacted])"));
         assert_eq!(password.as_deref(), Ok("Password([redacted])"));
+    }
+
+    #[test]
+    fn invisible_and_direction_changing_characters_are_refused() {
+        assert!(FullName::parse("\u{200B}").is_err());
+        assert!(FullName::parse("Ada \u{202E}ecalevol").is_err());
+        assert!(Email::parse("\u{202E}liam@example.com").is_err());
+        assert!(Label::parse("Home\u{FEFF}").is_err());
+        assert!(FullName::parse("Zoë Ångström").is_ok());
     }
 
     #[test]

@@ -105,6 +105,7 @@ pub async fn build_state(config: Config) -> anyhow::Result<AppState> {
         tokens,
         mailer,
         decoy_hash,
+        background: tokio_util::task::TaskTracker::new(),
         config,
     }))
 }

@@ -218,7 +218,15 @@ async fn serve(config: Config) -> anyhow::Result<()> {
         None => println!("rampart: mail goes out by SMTP"),
     }
     let mailer = state.mailer.clone();
+    let background = state.background.clone();
     let served = app::serve(listener, state, app::shutdown_signal()).await;
+    background.close();
+    if tokio::time::timeout(Duration::from_secs(10), background.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!("shutting down with background work unfinished");
+    }
     mailer.flush(Duration::from_secs(10)).await;
     served
 }

@@ -25,6 +25,9 @@ pub struct Inner {
     /// with an unknown e-mail verifies against it, so it costs the same
     /// time as a wrong password.
     pub decoy_hash: String,
+    /// Work that goes on after the response (forgot-password); shutdown
+    /// waits for it.
+    pub background: tokio_util::task::TaskTracker,
 }
 
 impl AppState {

@@ -156,6 +156,7 @@ pub async fn login(
         session_lifetime(&state),
     )
     .await?;
+    sessions::enforce_limit(&mut tx, account.id).await?;
     audit::record(&mut tx, &ring, event(Outcome::Success)).await?;
     tx.commit().await?;
     token_response(&state, account.id, session_id, refresh)

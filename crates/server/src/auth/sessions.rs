@@ -65,6 +65,32 @@ pub async fn add_refresh_token(
     Ok(token)
 }
 
+/// Active sessions an account may have; signing in once more ends the one
+/// seen least recently.
+pub const MAX_ACTIVE_SESSIONS: i64 = 50;
+
+/// Ends the account's least recently seen sessions beyond the limit.
+pub async fn enforce_limit(conn: &mut MySqlConnection, account_id: Uuid) -> sqlx::Result<u64> {
+    // The inner derived table is needed: MySQL takes no LIMIT directly in
+    // an IN subquery.
+    let done = sqlx::query(
+        "UPDATE sessions SET revoked_at = ?, revoke_reason = 'session_limit' \
+         WHERE account_id = ? AND revoked_at IS NULL AND id NOT IN ( \
+           SELECT id FROM ( \
+             SELECT id FROM sessions WHERE account_id = ? AND revoked_at IS NULL \
+             ORDER BY last_seen_at DESC, created_at DESC LIMIT ? \
+           ) AS newest \
+         )",
+    )
+    .bind(Utc::now())
+    .bind(account_id)
+    .bind(account_id)
+    .bind(MAX_ACTIVE_SESSIONS)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected())
+}
+
 /// Ends one session. Returns whether it was active.
 pub async fn revoke(
     conn: &mut MySqlConnection,

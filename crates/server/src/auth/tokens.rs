@@ -97,7 +97,11 @@ impl TokenService {
     /// `None` for any token that is not one of ours, valid now.
     pub fn verify(&self, ring: &KeyRing, token: &str) -> Option<AccessClaims> {
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.alg != Algorithm::EdDSA || header.typ.as_deref() != Some(TOKEN_TYPE) {
+        // RFC 9068 allows the media type's long form as well.
+        let typ_ok = header.typ.as_deref().is_some_and(|t| {
+            t.eq_ignore_ascii_case(TOKEN_TYPE) || t.eq_ignore_ascii_case("application/at+jwt")
+        });
+        if header.alg != Algorithm::EdDSA || !typ_ok {
             return None;
         }
         let kid = header.kid?;
@@ -105,6 +109,15 @@ impl TokenService {
             .published_signing(Utc::now(), self.ttl)
             .find(|k| k.kid == kid)?;
         let data = jsonwebtoken::decode::<Claims>(token, &key.decoding, &self.validation).ok()?;
+        // Only what `issue` makes: issued in the past, living no longer than
+        // the configured lifetime. A token minted with a leaked key for ten
+        // years still needs the session check, but fails here first.
+        let claims = &data.claims;
+        let ttl = i64::try_from(self.ttl.as_secs()).unwrap_or(600);
+        let leeway = i64::try_from(self.validation.leeway).unwrap_or(0);
+        if claims.iat > Utc::now().timestamp() + leeway || claims.exp - claims.iat > ttl {
+            return None;
+        }
         Some(AccessClaims {
             account_id: data.claims.sub,
             session_id: data.claims.sid,

@@ -239,6 +239,21 @@ pub async fn deprovision(admin: &MySqlConnectOptions, p: &Provision) -> anyhow::
         .log_statements(tracing::log::LevelFilter::Trace)
         .connect()
         .await?;
+    // Connections left open (a task still inside a transaction) would hold
+    // metadata locks and make DROP DATABASE wait forever: end them first.
+    let ids: Vec<u64> = sqlx::query_scalar(
+        "SELECT CAST(id AS UNSIGNED) FROM information_schema.processlist WHERE user IN (?, ?)",
+    )
+    .bind(&p.app_user)
+    .bind(&p.migrator_user)
+    .fetch_all(&mut conn)
+    .await?;
+    for id in ids {
+        // The connection may have gone by itself meanwhile.
+        let _ = sqlx::raw_sql(AssertSqlSafe(format!("KILL CONNECTION {id}")))
+            .execute(&mut conn)
+            .await;
+    }
     sqlx::raw_sql(AssertSqlSafe(sql)).execute(&mut conn).await?;
     Ok(())
 }

@@ -41,6 +41,16 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
 
 /// Parses a JSON body, describing a failure without echoing the input.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    // serde would also fill a struct from a JSON array, by position; every
+    // request body of this API is an object, so anything else is refused.
+    let first = bytes.iter().find(|b| !b.is_ascii_whitespace());
+    if first.is_some_and(|b| *b != b'{') {
+        return Err(ApiError::new(
+            StatusCode::BAD_REQUEST,
+            "malformed-json",
+            "The body must be a JSON object",
+        ));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
     let parsed = serde_path_to_error::deserialize(&mut deserializer);
     if let Ok(value) = parsed {
@@ -190,6 +200,16 @@ mod tests {
             StatusCode::BAD_REQUEST
         );
         assert_eq!(problem(r#"{"full_name":"Ada"}"#).0, StatusCode::OK);
+    }
+
+    #[test]
+    fn arrays_are_not_taken_for_objects() {
+        assert_eq!(
+            problem(r#"["Positional Name", null]"#).0,
+            StatusCode::BAD_REQUEST
+        );
+        assert_eq!(problem(r#" []"#).0, StatusCode::BAD_REQUEST);
+        assert_eq!(problem(r#""text""#).0, StatusCode::BAD_REQUEST);
     }
 
     #[test]

@@ -70,3 +70,34 @@ async fn a_customer_lists_and_ends_their_sessions() -> TestResult {
     assert_eq!(remaining.as_array().map(Vec::len), Some(1));
     Ok(())
 }
+
+#[tokio::test]
+async fn signing_in_past_the_session_limit_ends_the_least_recently_seen_session() -> TestResult {
+    let app = TestApp::spawn().await;
+    let (oldest, _) = app.signed_up("many@example.com", "Many Sessions").await;
+    let mut conn = app.db.admin_conn().await?;
+    // Make the first session the least recently seen, then fill up the rest.
+    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - INTERVAL 1 HOUR")
+        .execute(&mut conn)
+        .await?;
+    let limit = rampart_server::auth::sessions::MAX_ACTIVE_SESSIONS;
+    for _ in 1..limit {
+        app.login("many@example.com", PASSWORD).await;
+    }
+    assert_eq!(app.get_as("/v1/me", &oldest).await.0, StatusCode::OK);
+    // That request counted as activity; age the first session again.
+    sqlx::query("UPDATE sessions SET last_seen_at = last_seen_at - INTERVAL 2 HOUR ORDER BY created_at LIMIT 1")
+        .execute(&mut conn)
+        .await?;
+    let (newest, _) = app.login("many@example.com", PASSWORD).await;
+    assert_eq!(
+        app.get_as("/v1/me", &oldest).await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(app.get_as("/v1/me", &newest).await.0, StatusCode::OK);
+    let active: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM sessions WHERE revoked_at IS NULL")
+        .fetch_one(&mut conn)
+        .await?;
+    assert_eq!(active, limit);
+    Ok(())
+}

@@ -98,6 +98,19 @@ async fn forged_and_altered_access_tokens_are_refused() -> TestResult {
         "expired",
         jsonwebtoken::encode(&real, &expired, &key.encoding)?,
     ));
+    let mut long_lived = claims.clone();
+    long_lived["exp"] = json!(Utc::now().timestamp() + 10 * 365 * 24 * 3600);
+    forged.push((
+        "ten-year lifetime",
+        jsonwebtoken::encode(&real, &long_lived, &key.encoding)?,
+    ));
+    let mut future = claims.clone();
+    future["iat"] = json!(Utc::now().timestamp() + 3600);
+    future["exp"] = json!(Utc::now().timestamp() + 3900);
+    forged.push((
+        "issued in the future",
+        jsonwebtoken::encode(&real, &future, &key.encoding)?,
+    ));
     let mut early = claims.clone();
     early["nbf"] = json!(Utc::now().timestamp() + 600);
     forged.push((
