@@ -98,6 +98,28 @@ pub struct Event<'a> {
     pub sealer: Sealer<'a>,
 }
 
+impl<'a> Event<'a> {
+    /// What a customer did (or tried) to their own account, with the client
+    /// address sealed under their data key.
+    pub fn by_customer(
+        account_id: Uuid,
+        action: &'static str,
+        target: Target,
+        outcome: Outcome,
+        meta: &'a RequestMeta,
+        key: &'a DataKey,
+    ) -> Self {
+        Self {
+            actor: Actor::Customer(account_id),
+            action,
+            target: Some(target),
+            outcome,
+            meta,
+            sealer: Sealer::Customer(key),
+        }
+    }
+}
+
 /// One stored record, as hashed.
 struct Record {
     seq: u64,

@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::accounts::addresses::{self, created};
 use crate::accounts::data_key;
-use crate::audit::{self, Actor, Event, Outcome, Sealer, Target};
+use crate::audit::{self, Event, Outcome, Target};
 use crate::auth::Authenticated;
 use crate::crypto::envelope::{DataKey, Field};
 use crate::http::extract::{ApiJson, IdPath, RequestMeta};
@@ -165,14 +165,14 @@ async fn record(
     action: &'static str,
     id: Uuid,
 ) -> anyhow::Result<()> {
-    let event = Event {
-        actor: Actor::Customer(account_id),
+    let event = Event::by_customer(
+        account_id,
         action,
-        target: Some(Target::order(id)),
-        outcome: Outcome::Success,
+        Target::order(id),
+        Outcome::Success,
         meta,
-        sealer: Sealer::Customer(key),
-    };
+        key,
+    );
     audit::record(conn, &state.keys.ring(), event).await
 }
 

@@ -10,7 +10,7 @@ use rampart_protocol::{Address, AddressInput, DeliveryAddress, Problem};
 use sqlx::{MySqlConnection, Row};
 use uuid::Uuid;
 
-use crate::audit::{self, Actor, Event, Outcome, Sealer, Target};
+use crate::audit::{self, Event, Outcome, Target};
 use crate::auth::Authenticated;
 use crate::crypto::envelope::{DataKey, Field};
 use crate::http::extract::{ApiJson, IdPath, NoContent, RequestMeta};
@@ -84,14 +84,14 @@ async fn audit_change(
     action: &'static str,
     id: Uuid,
 ) -> anyhow::Result<()> {
-    let event = Event {
-        actor: Actor::Customer(account_id),
+    let event = Event::by_customer(
+        account_id,
         action,
-        target: Some(Target::address(id)),
-        outcome: Outcome::Success,
+        Target::address(id),
+        Outcome::Success,
         meta,
-        sealer: Sealer::Customer(key),
-    };
+        key,
+    );
     audit::record(conn, &state.keys.ring(), event).await
 }
 

@@ -7,7 +7,7 @@ use rampart_protocol::{Problem, Profile, UpdateProfileRequest};
 use sqlx::Row;
 
 use super::{AccountRow, field};
-use crate::audit::{self, Actor, Event, Outcome, Sealer, Target};
+use crate::audit::{self, Event, Outcome, Target};
 use crate::auth::sessions::touch_if_stale;
 use crate::auth::{Authenticated, BearerClaims};
 use crate::crypto::envelope::DataKey;
@@ -107,14 +107,14 @@ pub async fn update(
         .bind(id)
         .execute(&mut *tx)
         .await?;
-    let event = Event {
-        actor: Actor::Customer(id),
-        action: "profile.update",
-        target: Some(Target::account(id)),
-        outcome: Outcome::Success,
-        meta: &meta,
-        sealer: Sealer::Customer(&key),
-    };
+    let event = Event::by_customer(
+        id,
+        "profile.update",
+        Target::account(id),
+        Outcome::Success,
+        &meta,
+        &key,
+    );
     audit::record(&mut tx, &ring, event).await?;
     tx.commit().await?;
     let updated = AccountRow {

@@ -7,7 +7,7 @@ use rampart_protocol::{Problem, Session};
 use sqlx::Row;
 use uuid::Uuid;
 
-use crate::audit::{self, Actor, Event, Outcome, Sealer, Target};
+use crate::audit::{self, Event, Outcome, Target};
 use crate::auth::{Authenticated, sessions};
 use crate::http::extract::{IdPath, NoContent, RequestMeta};
 use crate::http::{ApiError, ApiResult};
@@ -61,14 +61,7 @@ async fn revoke_audited(
         return Err(ApiError::not_found());
     }
     let key = super::data_key(&mut tx, &ring, account_id).await?;
-    let event = Event {
-        actor: Actor::Customer(account_id),
-        action,
-        target: Some(target),
-        outcome: Outcome::Success,
-        meta,
-        sealer: Sealer::Customer(&key),
-    };
+    let event = Event::by_customer(account_id, action, target, Outcome::Success, meta, &key);
     audit::record(&mut tx, &ring, event).await?;
     tx.commit().await?;
     Ok(NoContent)

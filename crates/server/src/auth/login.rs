@@ -88,13 +88,15 @@ pub async fn login(
         .await
         .map_err(hash_error)?;
     let key = account.data_key(&ring)?;
-    let event = |outcome| Event {
-        actor: Actor::Customer(account.id),
-        action: "auth.login",
-        target: Some(Target::account(account.id)),
-        outcome,
-        meta: &meta,
-        sealer: Sealer::Customer(&key),
+    let event = |outcome| {
+        Event::by_customer(
+            account.id,
+            "auth.login",
+            Target::account(account.id),
+            outcome,
+            &meta,
+            &key,
+        )
     };
     if !verdict.matches {
         audit::record_alone(&state.db, &ring, event(Outcome::Failure)).await?;
@@ -217,14 +219,14 @@ pub async fn refresh(
             sessions::revoke(&mut tx, account_id, session_id, "refresh_reuse").await?;
             let ring = state.keys.ring();
             let key = accounts::data_key(&mut tx, &ring, account_id).await?;
-            let event = Event {
-                actor: Actor::Customer(account_id),
-                action: "auth.refresh_reuse",
-                target: Some(Target::session(session_id)),
-                outcome: Outcome::Denied,
-                meta: &meta,
-                sealer: Sealer::Customer(&key),
-            };
+            let event = Event::by_customer(
+                account_id,
+                "auth.refresh_reuse",
+                Target::session(session_id),
+                Outcome::Denied,
+                &meta,
+                &key,
+            );
             audit::record(&mut tx, &ring, event).await?;
             tx.commit().await?;
             tracing::warn!(%session_id, "refresh token reuse: session revoked");
@@ -284,14 +286,14 @@ pub async fn logout(
     let mut tx = state.db.begin().await?;
     sessions::revoke(&mut tx, claims.account_id, claims.session_id, "logout").await?;
     let key = accounts::data_key(&mut tx, &ring, claims.account_id).await?;
-    let event = Event {
-        actor: Actor::Customer(claims.account_id),
-        action: "auth.logout",
-        target: Some(Target::session(claims.session_id)),
-        outcome: Outcome::Success,
-        meta: &meta,
-        sealer: Sealer::Customer(&key),
-    };
+    let event = Event::by_customer(
+        claims.account_id,
+        "auth.logout",
+        Target::session(claims.session_id),
+        Outcome::Success,
+        &meta,
+        &key,
+    );
     audit::record(&mut tx, &ring, event).await?;
     tx.commit().await?;
     Ok(NoContent)

@@ -172,14 +172,14 @@ pub async fn reset(
     .await?;
     sessions::revoke_all(&mut tx, account_id, None, "password_reset").await?;
     retire_reset_links(&mut tx, account_id).await?;
-    let event = Event {
-        actor: Actor::Customer(account_id),
-        action: "auth.password_reset",
-        target: Some(Target::account(account_id)),
-        outcome: Outcome::Success,
-        meta: &meta,
-        sealer: Sealer::Customer(&key),
-    };
+    let event = Event::by_customer(
+        account_id,
+        "auth.password_reset",
+        Target::account(account_id),
+        Outcome::Success,
+        &meta,
+        &key,
+    );
     audit::record(&mut tx, &ring, event).await?;
     tx.commit().await?;
     state.mailer.password_changed(&email);
@@ -215,13 +215,15 @@ pub async fn change(
         .verify(request.current_password.expose(), &account.password_hash)
         .await
         .map_err(hash_error)?;
-    let event = |outcome| Event {
-        actor: Actor::Customer(account.id),
-        action: "auth.password_change",
-        target: Some(Target::account(account.id)),
-        outcome,
-        meta: &meta,
-        sealer: Sealer::Customer(&key),
+    let event = |outcome| {
+        Event::by_customer(
+            account.id,
+            "auth.password_change",
+            Target::account(account.id),
+            outcome,
+            &meta,
+            &key,
+        )
     };
     if !verdict.matches {
         audit::record_alone(&state.db, &ring, event(Outcome::Failure)).await?;

@@ -146,14 +146,14 @@ pub async fn register(
     }
     inserted?;
     let token = new_email_token(&mut tx, id, VERIFY_PURPOSE, VERIFY_LIFETIME).await?;
-    let event = Event {
-        actor: Actor::Customer(id),
-        action: "account.register",
-        target: Some(Target::account(id)),
-        outcome: Outcome::Success,
-        meta: &meta,
-        sealer: Sealer::Customer(&key),
-    };
+    let event = Event::by_customer(
+        id,
+        "account.register",
+        Target::account(id),
+        Outcome::Success,
+        &meta,
+        &key,
+    );
     audit::record(&mut tx, &ring, event).await?;
     tx.commit().await?;
     state.mailer.verify_email(request.email.as_str(), &token);
@@ -228,14 +228,14 @@ pub async fn verify_email(
     .execute(&mut *tx)
     .await?;
     let key = accounts::data_key(&mut tx, &ring, account_id).await?;
-    let event = Event {
-        actor: Actor::Customer(account_id),
-        action: "account.verify_email",
-        target: Some(Target::account(account_id)),
-        outcome: Outcome::Success,
-        meta: &meta,
-        sealer: Sealer::Customer(&key),
-    };
+    let event = Event::by_customer(
+        account_id,
+        "account.verify_email",
+        Target::account(account_id),
+        Outcome::Success,
+        &meta,
+        &key,
+    );
     audit::record(&mut tx, &ring, event).await?;
     tx.commit().await?;
     Ok(Json(Accepted {
