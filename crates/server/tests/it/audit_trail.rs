@@ -7,6 +7,17 @@ use serde_json::json;
 
 use crate::support::{TestApp, TestResult, address_body};
 
+async fn swap_records_3_and_4(conn: &mut sqlx::MySqlConnection) -> sqlx::Result<()> {
+    for step in [
+        "UPDATE audit_log SET seq = 100 WHERE seq = 3",
+        "UPDATE audit_log SET seq = 3 WHERE seq = 4",
+        "UPDATE audit_log SET seq = 4 WHERE seq = 100",
+    ] {
+        sqlx::query(step).execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
 async fn verdict(app: &TestApp) -> Verdict {
     audit::verify(&app.state.db)
         .await
@@ -113,28 +124,12 @@ async fn verify_reports_the_first_altered_removed_or_reordered_record() -> TestR
     assert_eq!(verdict(&app).await, Verdict::Intact { records: 6 });
 
     // Reordered: records 3 and 4 swap places.
-    sqlx::query("UPDATE audit_log SET seq = 100 WHERE seq = 3")
-        .execute(&mut conn)
-        .await?;
-    sqlx::query("UPDATE audit_log SET seq = 3 WHERE seq = 4")
-        .execute(&mut conn)
-        .await?;
-    sqlx::query("UPDATE audit_log SET seq = 4 WHERE seq = 100")
-        .execute(&mut conn)
-        .await?;
+    swap_records_3_and_4(&mut conn).await?;
     assert!(matches!(
         verdict(&app).await,
         Verdict::Broken { seq: 3, .. }
     ));
-    sqlx::query("UPDATE audit_log SET seq = 100 WHERE seq = 3")
-        .execute(&mut conn)
-        .await?;
-    sqlx::query("UPDATE audit_log SET seq = 3 WHERE seq = 4")
-        .execute(&mut conn)
-        .await?;
-    sqlx::query("UPDATE audit_log SET seq = 4 WHERE seq = 100")
-        .execute(&mut conn)
-        .await?;
+    swap_records_3_and_4(&mut conn).await?;
     assert_eq!(verdict(&app).await, Verdict::Intact { records: 6 });
 
     // Removed from the middle, then from the end.
