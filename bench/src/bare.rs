@@ -38,17 +38,23 @@ struct Account {
     created_at: DateTime<Utc>,
 }
 
+pub struct Pool {
+    pub max_connections: u32,
+    pub ping_before_acquire: bool,
+}
+
 pub async fn serve(
     admin_url: &str,
     database: &str,
     listen: SocketAddr,
-    max_connections: u32,
+    pool: Pool,
 ) -> anyhow::Result<()> {
     let options: MySqlConnectOptions = admin_url
         .parse()
         .context("the admin URL is not a mysql:// URL")?;
     let pool = MySqlPoolOptions::new()
-        .max_connections(max_connections)
+        .max_connections(pool.max_connections)
+        .test_before_acquire(pool.ping_before_acquire)
         .min_connections(1)
         .connect_with(options.database(database))
         .await

@@ -34,9 +34,15 @@ enum Command {
         /// Pool size; run.sh passes the server's, so both get the same.
         #[arg(long, default_value_t = 16)]
         max_connections: u32,
+        /// Ping every connection taken from the pool before using it
+        /// (sqlx's default), which costs a second round trip per request.
+        /// Off by default: the ceiling is the leanest read the stack can do.
+        #[arg(long)]
+        ping_before_acquire: bool,
     },
-    /// Time one Argon2id hash with the given costs, on one thread reusing
-    /// its memory block as the server's workers do. Prints `median_us=N`.
+    /// Time Argon2id hashes with the given costs, each thread reusing its
+    /// memory block as the server's workers do. Prints `median_us=N` (one
+    /// hash) and `per_second=N` (all threads together).
     HashTime {
         #[arg(long)]
         m_cost_kib: u32,
@@ -44,8 +50,12 @@ enum Command {
         t_cost: u32,
         #[arg(long)]
         p_cost: u32,
+        /// Hashes timed on each thread.
         #[arg(long, default_value_t = 30)]
         runs: usize,
+        /// Threads hashing at the same time.
+        #[arg(long, default_value_t = 1)]
+        threads: usize,
     },
     /// Drop a database and the two users `rampart dev --database` made for it.
     Drop {
@@ -64,15 +74,26 @@ async fn main() -> anyhow::Result<()> {
             database,
             listen,
             max_connections,
-        } => bare::serve(&admin_url, &database, listen, max_connections).await,
+            ping_before_acquire,
+        } => {
+            let pool = bare::Pool {
+                max_connections,
+                ping_before_acquire,
+            };
+            bare::serve(&admin_url, &database, listen, pool).await
+        }
         Command::HashTime {
             m_cost_kib,
             t_cost,
             p_cost,
             runs,
+            threads,
         } => {
-            let median = hash_time::median(m_cost_kib, t_cost, p_cost, runs)?;
-            println!("median_us={}", median.as_micros());
+            let params = argon2::Params::new(m_cost_kib, t_cost, p_cost, Some(32))
+                .map_err(|e| anyhow::anyhow!("invalid Argon2 parameters: {e}"))?;
+            let timing = hash_time::measure(params, runs, threads)?;
+            println!("median_us={}", timing.median.as_micros());
+            println!("per_second={:.1}", timing.per_second);
             Ok(())
         }
         Command::Drop {
