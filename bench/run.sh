@@ -147,7 +147,7 @@ cleanup() {
     declare -F stop_private_db >/dev/null && stop_private_db
     # The master key, the mails with their links and the tokens go; the
     # logs and the table stay for reading.
-    rm -rf -- "$work/state" "$work/seed"
+    rm -rf -- "$work/state" "$work/seed" "$work/times.txt"
     exit "$status"
 }
 trap cleanup EXIT
