@@ -246,6 +246,20 @@ pub async fn record(
     Ok(())
 }
 
+/// Records a change a customer made to their own data (addresses, orders).
+pub async fn record_customer_change(
+    conn: &mut MySqlConnection,
+    ring: &KeyRing,
+    key: &DataKey,
+    account_id: Uuid,
+    meta: &RequestMeta,
+    action: &'static str,
+    target: Target,
+) -> anyhow::Result<()> {
+    let event = Event::by_customer(account_id, action, target, Outcome::Success, meta, key);
+    record(conn, ring, event).await
+}
+
 /// Writes one record in a transaction of its own (for events with no other
 /// database change, such as a failed sign-in).
 pub async fn record_alone(db: &MySqlPool, ring: &KeyRing, event: Event<'_>) -> anyhow::Result<()> {

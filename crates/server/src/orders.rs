@@ -13,7 +13,7 @@ use uuid::Uuid;
 
 use crate::accounts::addresses::{self, created};
 use crate::accounts::data_key;
-use crate::audit::{self, Event, Outcome, Target};
+use crate::audit::{self, Target};
 use crate::auth::Authenticated;
 use crate::crypto::envelope::{DataKey, Field};
 use crate::http::extract::{ApiJson, IdPath, RequestMeta};
@@ -148,32 +148,21 @@ pub async fn create(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    record(&mut tx, &state, &key, account_id, &meta, "order.create", id).await?;
+    audit::record_customer_change(
+        &mut tx,
+        &state.keys.ring(),
+        &key,
+        account_id,
+        &meta,
+        "order.create",
+        Target::order(id),
+    )
+    .await?;
     let order = find_own(&mut tx, &key, account_id, id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     tx.commit().await?;
     Ok(created(&format!("/v1/me/orders/{id}"), order))
-}
-
-async fn record(
-    conn: &mut MySqlConnection,
-    state: &AppState,
-    key: &DataKey,
-    account_id: Uuid,
-    meta: &RequestMeta,
-    action: &'static str,
-    id: Uuid,
-) -> anyhow::Result<()> {
-    let event = Event::by_customer(
-        account_id,
-        action,
-        Target::order(id),
-        Outcome::Success,
-        meta,
-        key,
-    );
-    audit::record(conn, &state.keys.ring(), event).await
 }
 
 #[utoipa::path(
@@ -237,7 +226,16 @@ pub async fn cancel(
         .execute(&mut *tx)
         .await?;
     let key = data_key(&mut tx, &state.keys.ring(), account_id).await?;
-    record(&mut tx, &state, &key, account_id, &meta, "order.cancel", id).await?;
+    audit::record_customer_change(
+        &mut tx,
+        &state.keys.ring(),
+        &key,
+        account_id,
+        &meta,
+        "order.cancel",
+        Target::order(id),
+    )
+    .await?;
     let order = find_own(&mut tx, &key, account_id, id)
         .await?
         .ok_or_else(ApiError::not_found)?;

@@ -10,7 +10,7 @@ use rampart_protocol::{Address, AddressInput, DeliveryAddress, Problem};
 use sqlx::{MySqlConnection, Row};
 use uuid::Uuid;
 
-use crate::audit::{self, Event, Outcome, Target};
+use crate::audit::{self, Target};
 use crate::auth::Authenticated;
 use crate::crypto::envelope::{DataKey, Field};
 use crate::http::extract::{ApiJson, IdPath, NoContent, RequestMeta};
@@ -73,26 +73,6 @@ pub async fn find_own(
     .fetch_optional(conn)
     .await?;
     row.map(|row| from_row(key, &row)).transpose()
-}
-
-async fn audit_change(
-    conn: &mut MySqlConnection,
-    state: &AppState,
-    key: &DataKey,
-    account_id: Uuid,
-    meta: &RequestMeta,
-    action: &'static str,
-    id: Uuid,
-) -> anyhow::Result<()> {
-    let event = Event::by_customer(
-        account_id,
-        action,
-        Target::address(id),
-        Outcome::Success,
-        meta,
-        key,
-    );
-    audit::record(conn, &state.keys.ring(), event).await
 }
 
 #[utoipa::path(
@@ -166,14 +146,14 @@ pub async fn create(
     .bind(now)
     .execute(&mut *tx)
     .await?;
-    audit_change(
+    audit::record_customer_change(
         &mut tx,
-        &state,
+        &state.keys.ring(),
         &key,
         account_id,
         &meta,
         "address.create",
-        id,
+        Target::address(id),
     )
     .await?;
     let address = find_own(&mut tx, &key, account_id, id)
@@ -245,14 +225,14 @@ pub async fn replace(
     if updated.rows_affected() != 1 {
         return Err(ApiError::not_found());
     }
-    audit_change(
+    audit::record_customer_change(
         &mut tx,
-        &state,
+        &state.keys.ring(),
         &key,
         account_id,
         &meta,
         "address.update",
-        id,
+        Target::address(id),
     )
     .await?;
     let address = find_own(&mut tx, &key, account_id, id)
@@ -288,14 +268,14 @@ pub async fn delete(
         return Err(ApiError::not_found());
     }
     let key = super::data_key(&mut tx, &state.keys.ring(), account_id).await?;
-    audit_change(
+    audit::record_customer_change(
         &mut tx,
-        &state,
+        &state.keys.ring(),
         &key,
         account_id,
         &meta,
         "address.delete",
-        id,
+        Target::address(id),
     )
     .await?;
     tx.commit().await?;
